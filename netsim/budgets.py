@@ -1,0 +1,77 @@
+"""Budgets: compare a stream's measured metric with its limit and give a verdict."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .plan import BudgetSpec
+from .stats import percentile
+
+__all__ = ["BudgetResult", "evaluate_budget", "UNITS"]
+
+UNITS = {"latency": "ms", "loss": "ratio", "jitter": "ms", "throughput": "Mbps"}
+_TO_UNIT = {"latency": 1e3, "loss": 1.0, "jitter": 1e3, "throughput": 1e-6}
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """One budget's verdict. ``limit`` and ``value`` are in ``unit`` (ms, ratio or Mbps)."""
+
+    stream: str
+    metric: str
+    limit: float
+    value: float
+    passed: bool
+    unit: str
+    source: str = ""
+    name: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "stream": self.stream,
+            "metric": self.metric,
+            "limit": self.limit,
+            "value": None if math.isnan(self.value) else self.value,
+            "pass": self.passed,
+            "unit": self.unit,
+            "source": self.source,
+            "name": self.name,
+        }
+
+
+def evaluate_budget(
+    spec: BudgetSpec,
+    latency_s: np.ndarray,
+    loss_rate: float,
+    jitter_s: float,
+    throughput_bps: float,
+) -> BudgetResult:
+    """Judge one budget on one stream's delivered latencies and summary figures (SI).
+
+    A latency budget is a percentile over delivered packets; a stream with none fails it.
+    Throughput is a lower bound; the other metrics are upper bounds. NaN always fails.
+    """
+    if spec.metric == "latency":
+        value = percentile(latency_s, spec.percentile or 99.0)
+    else:
+        value = {"loss": loss_rate, "jitter": jitter_s, "throughput": throughput_bps}[spec.metric]
+    scale = _TO_UNIT[spec.metric]
+    if math.isnan(value):
+        passed = False
+    elif spec.metric == "throughput":
+        passed = value >= spec.limit
+    else:
+        passed = value <= spec.limit
+    return BudgetResult(
+        stream=spec.stream,
+        metric=spec.metric_name,
+        limit=spec.limit * scale,
+        value=value * scale,
+        passed=passed,
+        unit=UNITS[spec.metric],
+        source=spec.source,
+        name=spec.name,
+    )

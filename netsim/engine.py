@@ -1,0 +1,239 @@
+"""The engine: ``run(plan, seed)`` simulates a NetworkPlan and returns Results. No I/O.
+
+A simpy clock advances in windows. In each window the sources emit their packets as numpy
+columns and every link, in topological order of the paths, serves the packets that reached it
+before the window's end (``netsim.link``). Control processes (mobility, radio state,
+handovers, congestion control) will run on the same simpy clock between windows; the engine
+keeps an :class:`EventLog` for them.
+
+The window length does not change the results (see docs/model.md, "Windows").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from .link import LinkRuntime
+from .packetlog import DELIVERED, ColumnBuffer, PacketLog
+from .plan import NetworkPlan
+from .traffic import Source
+
+__all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simulation"]
+
+
+@dataclass
+class EventLog:
+    """Control-plane events (handovers, outages, ...) as columns: time, kind, link, value."""
+
+    t_s: list[float] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    link: list[str] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The raw output of :func:`simulate`: the plan as run, its packets and its events."""
+
+    plan: NetworkPlan
+    seed: int
+    packets: PacketLog
+    events: EventLog
+
+
+def link_order(plan: NetworkPlan) -> list[str]:
+    """Links in an order where every path visits them forwards (a topological order).
+
+    Raises ValueError if the paths order the links in a cycle; the scenario loader rejects
+    such files with a file:line message before they get here.
+    """
+    after: dict[str, set[str]] = {name: set() for name in plan.links}
+    for stream in plan.streams:
+        for upstream, downstream in zip(stream.path, stream.path[1:], strict=False):
+            after[upstream].add(downstream)
+    indegree = {name: 0 for name in plan.links}
+    for downstream_set in after.values():
+        for downstream in downstream_set:
+            indegree[downstream] += 1
+    ready = [name for name in plan.links if indegree[name] == 0]
+    order: list[str] = []
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        for downstream in sorted(after[name], key=list(plan.links).index):
+            indegree[downstream] -= 1
+            if indegree[downstream] == 0:
+                ready.append(downstream)
+    if len(order) != len(plan.links):
+        raise ValueError("the streams' paths order the links in a cycle")
+    return order
+
+
+class _Run:
+    """The mutable state of one run; used only inside :func:`simulate`."""
+
+    def __init__(self, plan: NetworkPlan, seed: int, window_s: float) -> None:
+        self.plan, self.seed, self.window_s = plan, seed, window_s
+        self.horizon_s = plan.duration_s + plan.drain_s
+        self.stream_names = [s.name for s in plan.streams]
+        self.link_names = list(plan.links)
+        self.order = [self.link_names.index(name) for name in link_order(plan)]
+        self.links = [LinkRuntime(plan.links[n], seed, self.stream_names) for n in self.link_names]
+        self.sources = [Source(s, plan.duration_s, seed) for s in plan.streams]
+        width = max(len(s.path) for s in plan.streams) + 1
+        self.path_table = np.full((len(plan.streams), width), -1, dtype=np.int64)
+        for i, stream in enumerate(plan.streams):
+            self.path_table[i, : len(stream.path)] = [self.link_names.index(n) for n in stream.path]
+        self.pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.links]
+        self.log = ColumnBuffer(_expected_packets(plan))
+        self.events = EventLog()
+
+    def clock(self, env: simpy.Environment):
+        """The simpy process that steps the packet windows."""
+        while True:
+            t_end = min(env.now + self.window_s, self.horizon_s)
+            self.step(t_end)
+            yield env.timeout(t_end - env.now)
+            idle = all(s.exhausted for s in self.sources) and not any(self.pending)
+            if env.now >= self.horizon_s or idle:
+                return
+
+    def step(self, t_end: float) -> None:
+        cols = self.log.cols
+        for index, source in enumerate(self.sources):
+            seq, t_send, size = source.take(t_end)
+            if seq.size:
+                ids = self.log.append(
+                    stream=np.full(seq.size, index, dtype=np.int16),
+                    seq=seq,
+                    size_bytes=size,
+                    t_send_s=t_send,
+                )
+                self.pending[self.path_table[index, 0]].append((ids, t_send))
+        for link in self.order:
+            if self.pending[link]:
+                self.serve(link, t_end, cols)
+
+    def serve(self, link: int, t_end: float, cols: dict[str, np.ndarray]) -> None:
+        batches = self.pending[link]
+        ids = batches[0][0] if len(batches) == 1 else np.concatenate([b[0] for b in batches])
+        t = batches[0][1] if len(batches) == 1 else np.concatenate([b[1] for b in batches])
+        due = t < t_end
+        if not due.all():
+            self.pending[link] = [(ids[~due], t[~due])]
+            ids, t = ids[due], t[due]
+        else:
+            self.pending[link] = []
+        if not ids.size:
+            return
+        stream = cols["stream"][ids]
+        order = _arrival_order(t, stream, cols["seq"][ids])
+        if order is not None:
+            ids, t, stream = ids[order], t[order], stream[order]
+        result = self.links[link].serve(t, stream, cols["size_bytes"][ids])
+        failed = result.fate != 0
+        if failed.any():
+            cols["fate"][ids[failed]] = result.fate[failed]
+            cols["link"][ids[failed]] = link
+        passed = ~failed
+        ids, recv, stream = ids[passed], result.recv_s[passed], stream[passed]
+        hop = cols["hop"][ids] + 1
+        cols["hop"][ids] = hop
+        nxt = self.path_table[stream, hop]
+        done = nxt < 0
+        if done.any():
+            arrived = ids[done][recv[done] <= self.horizon_s]
+            cols["t_recv_s"][arrived] = recv[done][recv[done] <= self.horizon_s]
+            cols["fate"][arrived] = DELIVERED
+        if not done.all():
+            onward = ~done
+            for downstream in np.unique(nxt[onward]):
+                go = nxt == downstream
+                self.pending[downstream].append((ids[go], recv[go]))
+
+
+PACKETS_PER_WINDOW = 1 << 18
+
+
+def default_window(plan: NetworkPlan) -> float:
+    """A window holding about :data:`PACKETS_PER_WINDOW` packets, between 50 ms and 60 s.
+
+    Long enough that per-window overhead is small next to the per-packet work, short enough to
+    bound the memory a window's arrays take.
+    """
+    rate = sum(s.rate_pps for s in plan.streams)
+    return float(min(60.0, max(0.05, PACKETS_PER_WINDOW / rate))) if rate > 0 else 60.0
+
+
+def _expected_packets(plan: NetworkPlan) -> int:
+    """About how many packets the sources will send (to size the log once)."""
+    total = 0.0
+    for s in plan.streams:
+        active = max(0.0, min(s.stop_s, plan.duration_s) - s.start_s)
+        total += s.rate_pps * active
+    return int(min(total * 1.02 + 1024, 2**31))
+
+
+def _arrival_order(t: np.ndarray, stream: np.ndarray, seq: np.ndarray) -> np.ndarray | None:
+    """The order (time, stream, seq) of a link's arrivals, or None if they are in it already."""
+    if t.size < 2:
+        return None
+    step = np.diff(t)
+    if (step > 0).all():
+        return None
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    if (np.diff(ts) > 0).all():
+        return order
+    return np.lexsort((seq, stream, t))
+
+
+def simulate(
+    plan: NetworkPlan, seed: int | None = None, window_s: float | None = None
+) -> Simulation:
+    """Simulate ``plan`` and return its packets and events (no statistics, no I/O).
+
+    Parameters
+    ----------
+    plan
+        The network plan.
+    seed
+        Root seed; defaults to ``plan.seed``.
+    window_s
+        Length of a packet window in seconds; defaults to ``plan.window_s``, or else to
+        :func:`default_window`. It changes speed and memory, not results.
+    """
+    seed = plan.seed if seed is None else int(seed)
+    if window_s is None:
+        window_s = plan.window_s if plan.window_s is not None else default_window(plan)
+    if window_s <= 0:
+        raise ValueError("window_s must be > 0")
+    state = _Run(plan, seed, window_s)
+    env = simpy.Environment()
+    env.process(state.clock(env))
+    env.run()
+    packets = state.log.freeze(tuple(state.stream_names), tuple(state.link_names))
+    return Simulation(
+        plan=dataclasses.replace(plan, seed=seed), seed=seed, packets=packets, events=state.events
+    )
+
+
+def run(
+    plan: NetworkPlan,
+    seed: int | None = None,
+    duration_s: float | None = None,
+    window_s: float | None = None,
+):
+    """Simulate ``plan`` and evaluate it: statistics per stream and budget verdicts.
+
+    Returns a :class:`netsim.results.Results`; ``results.packets`` holds the per-packet columns.
+    """
+    from .results import build_results
+
+    if duration_s is not None:
+        plan = dataclasses.replace(plan, duration_s=float(duration_s))
+    return build_results(simulate(plan, seed=seed, window_s=window_s))

@@ -1,0 +1,217 @@
+"""The NetworkPlan: links, streams and budgets in SI units, the only thing the engine reads.
+
+A scenario file is validated and compiled into a :class:`NetworkPlan`; workloads (ambulance,
+telesurgery, ...) will compile their sections into the same types. All values are SI: seconds,
+bits per second, bytes, ratios. Plans are immutable; build a new one to change a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "JitterModel",
+    "LossModel",
+    "SizeModel",
+    "LinkSpec",
+    "StreamSpec",
+    "BudgetSpec",
+    "NetworkPlan",
+]
+
+JitterDistribution = Literal["none", "exponential", "uniform", "lognormal", "pareto"]
+
+
+@dataclass(frozen=True)
+class JitterModel:
+    """Extra random delay added to each packet after it leaves a link's queue, in seconds.
+
+    Distributions (all non-negative):
+
+    - ``exponential``: mean ``mean_s``. The default for a bare ``jitter: 5ms``, because for
+      independent exponential delays with mean m, E|X - Y| = m, so the link then shows an
+      RFC 3550 interarrival jitter of about m for sparse traffic: the number a planner writes
+      is the number they measure.
+    - ``uniform``: uniform on [0, ``max_s``] (netem-like, shifted to be non-negative).
+    - ``lognormal``: median ``median_s`` and log-space standard deviation ``sigma``; heavy
+      tailed, for fitting measured percentiles.
+    - ``pareto``: Lomax (Pareto II) with scale ``scale_s`` and shape ``alpha``; a power-law tail.
+
+    ``reorder`` chooses what happens when a later packet draws a shorter delay. With
+    ``reorder=False`` (the default) the link keeps FIFO order: a packet is never delivered
+    before the one sent ahead of it on the same link, as LTE and NR PDCP and 802.11 block-ack
+    reordering deliver in sequence to IP. With ``reorder=True`` packets are delayed
+    independently, as netem does, and may overtake each other.
+    """
+
+    distribution: JitterDistribution = "none"
+    mean_s: float = 0.0
+    max_s: float = 0.0
+    median_s: float = 0.0
+    sigma: float = 0.0
+    scale_s: float = 0.0
+    alpha: float = 0.0
+    reorder: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.distribution != "none" and self.mean() > 0.0
+
+    def mean(self) -> float:
+        """The distribution's mean, in seconds (``inf`` for a Pareto tail with alpha <= 1)."""
+        if self.distribution == "exponential":
+            return self.mean_s
+        if self.distribution == "uniform":
+            return self.max_s / 2.0
+        if self.distribution == "lognormal":
+            return self.median_s * math.exp(self.sigma**2 / 2.0)
+        if self.distribution == "pareto":
+            return self.scale_s / (self.alpha - 1.0) if self.alpha > 1.0 else math.inf
+        return 0.0
+
+
+@dataclass(frozen=True)
+class LossModel:
+    """Packet loss on the wire, after the packet has used its transmission time.
+
+    A two-state Gilbert-Elliott chain that advances once per packet of a stream crossing the
+    link: from Good to Bad with probability ``p``, from Bad to Good with probability ``r``; a
+    packet is lost with probability ``loss_good`` in Good and ``loss_bad`` in Bad. Independent
+    (Bernoulli) loss at rate q is written ``LossModel.iid(q)``; it equals the chain with
+    p = q, r = 1 - q, but is drawn more cheaply.
+
+    Stationary probability of Bad: pi_B = p / (p + r); long-run loss rate
+    pi_G * loss_good + pi_B * loss_bad; with loss_good = 0 and loss_bad = 1 the mean burst
+    length is 1 / r packets (Gilbert, Bell Syst. Tech. J. 39, 1960; Elliott, BSTJ 42, 1963).
+    """
+
+    kind: Literal["none", "iid", "gilbert-elliott"] = "none"
+    rate: float = 0.0  # iid loss probability
+    p: float = 0.0
+    r: float = 1.0
+    loss_good: float = 0.0
+    loss_bad: float = 1.0
+
+    @classmethod
+    def iid(cls, rate: float) -> LossModel:
+        return cls(kind="iid" if rate > 0 else "none", rate=rate)
+
+    @property
+    def active(self) -> bool:
+        return self.long_run_rate() > 0.0
+
+    def long_run_rate(self) -> float:
+        """Long-run fraction of packets lost."""
+        if self.kind == "iid":
+            return self.rate
+        if self.kind == "gilbert-elliott":
+            if self.p + self.r == 0:
+                return self.loss_good
+            pi_bad = self.p / (self.p + self.r)
+            return (1 - pi_bad) * self.loss_good + pi_bad * self.loss_bad
+        return 0.0
+
+
+@dataclass(frozen=True)
+class SizeModel:
+    """Packet size on the wire, in whole bytes.
+
+    ``constant``: every packet is ``mean_bytes``. ``exponential``: exponential with mean
+    ``mean_bytes``, rounded up to whole bytes (M/M/1 service). ``uniform``: uniform whole
+    bytes in [``min_bytes``, ``max_bytes``].
+    """
+
+    distribution: Literal["constant", "exponential", "uniform"] = "constant"
+    mean_bytes: float = 1250.0
+    min_bytes: int = 0
+    max_bytes: int = 0
+
+    def mean(self) -> float:
+        if self.distribution == "uniform":
+            return (self.min_bytes + self.max_bytes) / 2.0
+        if self.distribution == "exponential":
+            # ceil(X) for X ~ Exp(mean m) has mean 1 / (1 - exp(-1/m)).
+            return 1.0 / (1.0 - math.exp(-1.0 / self.mean_bytes))
+        return self.mean_bytes
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One direction of one link: a FIFO queue, a serialiser, then a delay line.
+
+    A packet waits in the queue (drop-tail, ``buffer_limit`` in ``buffer_kind`` units,
+    counting the packet in service), is serialised at ``capacity_bps``, may be lost on the
+    wire, then travels ``delay_s`` plus a random ``jitter``.
+    """
+
+    name: str
+    capacity_bps: float = math.inf
+    delay_s: float = 0.0
+    jitter: JitterModel = field(default_factory=JitterModel)
+    loss: LossModel = field(default_factory=LossModel)
+    buffer_limit: float = math.inf
+    buffer_kind: Literal["unlimited", "bytes", "packets"] = "unlimited"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A traffic source and the path its packets take.
+
+    ``kind`` is ``poisson`` (exponential interarrival times) or ``cbr`` (constant spacing).
+    ``rate_pps`` is the mean packet rate; packets are sent in [``start_s``, ``stop_s``).
+    """
+
+    name: str
+    kind: Literal["poisson", "cbr"]
+    rate_pps: float
+    size: SizeModel
+    path: tuple[str, ...]
+    start_s: float = 0.0
+    stop_s: float = math.inf
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """One limit on one stream's metric.
+
+    ``metric`` is ``latency`` (a one-way latency percentile, ``percentile`` in (0, 100], over
+    delivered packets), ``loss`` (fraction of sent packets not delivered), ``jitter`` (mean
+    RFC 3550 interarrival jitter) or ``throughput`` (a lower bound, bits per second).
+    ``limit`` is in SI units. ``source`` says where the limit comes from.
+    """
+
+    stream: str
+    metric: Literal["latency", "loss", "jitter", "throughput"]
+    limit: float
+    percentile: float | None = None
+    source: str = ""
+    name: str = ""
+
+    @property
+    def metric_name(self) -> str:
+        """The budget's metric as results.json names it: ``latency_p99``, ``loss_rate``, ..."""
+        if self.metric == "latency":
+            return f"latency_p{format_percentile(self.percentile or 99.0)}"
+        return {"loss": "loss_rate", "jitter": "jitter", "throughput": "throughput"}[self.metric]
+
+
+def format_percentile(percentile: float) -> str:
+    """``99`` -> ``'99'``, ``99.9`` -> ``'999'``, ``99.99`` -> ``'9999'``, ``50`` -> ``'50'``."""
+    text = f"{percentile:g}"
+    return text.replace(".", "")
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """Everything the engine needs for one run, in SI units."""
+
+    name: str
+    duration_s: float
+    links: dict[str, LinkSpec]
+    streams: tuple[StreamSpec, ...]
+    budgets: tuple[BudgetSpec, ...] = ()
+    seed: int = 1
+    drain_s: float = 10.0
+    window_s: float | None = None  # None: the engine picks one from the offered packet rate

@@ -1,0 +1,134 @@
+"""Results: what a run measured, per stream and per budget, plus the packets themselves.
+
+:func:`build_results` turns a :class:`~netsim.engine.Simulation` into :class:`Results`;
+``Results.to_dict()`` is the results.json document (the views write it; the core does no I/O).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from .budgets import BudgetResult, evaluate_budget
+from .packetlog import DELIVERED, DROPPED, IN_FLIGHT, LOST, PacketLog
+from .plan import NetworkPlan
+from .stats import latency_summary, loss_bursts, rfc3550_jitter
+
+__all__ = ["Results", "StreamStats", "build_results", "RESULTS_FORMAT"]
+
+RESULTS_FORMAT = 1
+"""Version of the results.json layout; bumped when a field changes meaning."""
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """One stream's figures. Latencies and jitter in milliseconds, throughput in Mbit/s."""
+
+    name: str
+    packets_sent: int
+    packets_delivered: int
+    packets_lost: int
+    packets_dropped: int
+    packets_in_flight: int
+    loss_rate: float
+    latency_ms: dict[str, float]
+    jitter_ms: float
+    jitter_final_ms: float
+    throughput_mbps: float
+    loss_bursts: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return _json_safe({k: getattr(self, k) for k in self.__dataclass_fields__ if k != "name"})
+
+
+@dataclass(frozen=True)
+class Results:
+    """The outcome of one run. ``passed`` is True when every budget holds."""
+
+    plan: NetworkPlan
+    seed: int
+    streams: dict[str, StreamStats]
+    budgets: list[BudgetResult]
+    packets: PacketLog = field(repr=False)
+    events: object = field(default=None, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return all(b.passed for b in self.budgets)
+
+    def to_dict(self) -> dict:
+        """The results.json document (without what only the CLI knows, such as file names)."""
+        return {
+            "format": RESULTS_FORMAT,
+            "medlink_version": __version__,
+            "scenario": self.plan.name,
+            "seed": self.seed,
+            "duration_s": self.plan.duration_s,
+            "drain_s": self.plan.drain_s,
+            "pass": self.passed,
+            "streams": {name: s.to_dict() for name, s in self.streams.items()},
+            "budgets": [b.to_dict() for b in self.budgets],
+            "events": {},
+        }
+
+
+def build_results(sim) -> Results:
+    """Statistics and budget verdicts for a :class:`netsim.engine.Simulation`."""
+    plan, log = sim.plan, sim.packets
+    streams: dict[str, StreamStats] = {}
+    per_stream: dict[str, tuple] = {}
+    for name in log.stream_names:
+        rows = None if len(log.stream_names) == 1 else log.of_stream(name)
+
+        def column(values: np.ndarray, rows=rows) -> np.ndarray:
+            return values if rows is None else values[rows]
+
+        fate = column(log.fate)
+        delivered = fate == DELIVERED
+        n_delivered = int(np.count_nonzero(delivered))
+        t_send, t_recv = column(log.t_send_s), column(log.t_recv_s)
+        if n_delivered != fate.size:
+            t_send, t_recv = t_send[delivered], t_recv[delivered]
+        latency = t_recv - t_send
+        sent = int(fate.size)
+        loss_rate = 1.0 - n_delivered / sent if sent else math.nan
+        jitter_mean, jitter_final = rfc3550_jitter(t_send, t_recv)
+        sizes = column(log.size_bytes)
+        delivered_bytes = int(sizes.sum() if n_delivered == sent else sizes[delivered].sum())
+        throughput = 8.0 * delivered_bytes / plan.duration_s
+        lost, dropped = fate == LOST, fate == DROPPED
+        streams[name] = StreamStats(
+            name=name,
+            packets_sent=sent,
+            packets_delivered=n_delivered,
+            packets_lost=int(np.count_nonzero(lost)),
+            packets_dropped=int(np.count_nonzero(dropped)),
+            packets_in_flight=int(np.count_nonzero(fate == IN_FLIGHT)),
+            loss_rate=float(loss_rate),
+            latency_ms={k: v * 1e3 for k, v in latency_summary(latency).items()},
+            jitter_ms=jitter_mean * 1e3,
+            jitter_final_ms=jitter_final * 1e3,
+            throughput_mbps=throughput / 1e6,
+            loss_bursts=loss_bursts(lost | dropped),
+        )
+        per_stream[name] = (latency, float(loss_rate), jitter_mean, throughput)
+    budgets = [evaluate_budget(b, *per_stream[b.stream]) for b in plan.budgets]
+    return Results(
+        plan=plan, seed=sim.seed, streams=streams, budgets=budgets, packets=log, events=sim.events
+    )
+
+
+def _json_safe(value):
+    """Replace NaN and infinities by None, recursively, so the document is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

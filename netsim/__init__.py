@@ -10,3 +10,19 @@ The documented API::
 """
 
 __version__ = "0.1.0"
+
+from .engine import run, simulate  # noqa: E402
+from .errors import ScenarioError  # noqa: E402
+from .results import Results  # noqa: E402
+from .scenario import Scenario, load_scenario, load_scenario_text  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "load_scenario",
+    "load_scenario_text",
+    "run",
+    "simulate",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+]

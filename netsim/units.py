@@ -17,6 +17,7 @@ __all__ = [
     "UnitError",
     "parse_time",
     "parse_rate",
+    "parse_bit_rate",
     "parse_size",
     "parse_ratio",
     "parse_buffer",
@@ -80,7 +81,7 @@ def _split(value: object, what: str, example: str) -> tuple[float, str]:
     else:
         raise UnitError(f"expected {what} such as {example}, got {type(value).__name__}")
     if not math.isfinite(number):
-        raise UnitError(f"expected a finite {what}, got {value!r}")
+        raise UnitError(f"expected {what} that is finite, got {value!r}")
     return number, unit
 
 

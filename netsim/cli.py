@@ -1,0 +1,152 @@
+"""The ``medlink`` command line: run, validate, schema.
+
+Exit codes: 0 every budget holds; 1 a budget failed; 2 invalid input or usage (one line on
+stderr naming file, line and field; nothing written).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+try:  # recent typer vendors click as typer._click; older releases use click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException
+
+from .errors import ScenarioError
+from .units import UnitError, parse_time
+
+app = typer.Typer(
+    name="medlink",
+    help="Will this network carry a smart ambulance or a remote surgery? Simulate and judge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+class InputError(Exception):
+    """A bad command-line value, reported like a scenario error."""
+
+
+def _fail_input(message: str) -> None:
+    typer.echo(f"medlink: error: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: reports/<name>/].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Root seed.")] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Override the duration, e.g. 30s.")
+    ] = None,
+    packets: Annotated[
+        bool, typer.Option("--packets", help="Also write packets.csv.gz, one row per packet.")
+    ] = False,
+) -> None:
+    """Simulate a scenario, print a summary, write results.json; exit 1 if a budget fails."""
+    from .engine import run as run_plan
+    from .files import results_document, write_json, write_packets_csv
+    from .scenario import load_scenario
+    from .summary import render_summary
+
+    try:
+        loaded = load_scenario(scenario)
+        plan = loaded.plan
+        if duration is not None:
+            try:
+                duration_s = parse_time(duration)
+            except UnitError as exc:
+                raise InputError(f"--duration: {exc}") from None
+            if duration_s <= 0:
+                raise InputError(f"--duration: must be > 0, got {duration!r}")
+            plan = dataclasses.replace(plan, duration_s=duration_s)
+        out_dir = out if out is not None else Path("reports") / plan.name
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"--out: {out_dir} exists and is not a folder")
+    except (ScenarioError, InputError) as exc:
+        _fail_input(str(exc))
+        return
+
+    results = run_plan(plan, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = ["results.json"] + (["packets.csv.gz"] if packets else [])
+    if packets:
+        write_packets_csv(out_dir / "packets.csv.gz", results.packets)
+    document = results_document(
+        results,
+        scenario_file=str(scenario),
+        scenario_sha256=loaded.sha256,
+        scenario_document=loaded.document,
+        files=files,
+    )
+    write_json(out_dir / "results.json", document)
+    typer.echo(render_summary(results, where=str(out_dir / "results.json")))
+    raise typer.Exit(EXIT_PASS if results.passed else EXIT_FAIL)
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
+) -> None:
+    """Check scenario files without running them; exit 2 on the first invalid one."""
+    from .scenario import load_scenario
+
+    bad = 0
+    for path in scenarios:
+        try:
+            loaded = load_scenario(path)
+        except ScenarioError as exc:
+            typer.echo(f"medlink: error: {exc}", err=True)
+            bad += 1
+            continue
+        plan = loaded.plan
+        typer.echo(
+            f"ok {path}: {len(plan.links)} links, {len(plan.streams)} streams, "
+            f"{len(plan.budgets)} budgets"
+        )
+    raise typer.Exit(EXIT_INPUT if bad else EXIT_PASS)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format (committed as scenarios/schema.json)."""
+    from .scenario import scenario_json_schema
+
+    typer.echo(json.dumps(scenario_json_schema(), indent=2, sort_keys=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage errors become one line on stderr and exit code 2."""
+    try:
+        # Without standalone mode, click returns the code a command exits with.
+        code = app(args=argv, prog_name="medlink", standalone_mode=False)
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx else "medlink"
+        message = " ".join(exc.format_message().split())
+        if message:  # empty after the help that a bare `medlink` prints
+            typer.echo(f"{command}: error: {message}", err=True)
+        return EXIT_INPUT
+    except typer.Abort:
+        typer.echo("medlink: aborted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    return code if isinstance(code, int) else EXIT_PASS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

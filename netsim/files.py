@@ -1,0 +1,120 @@
+"""Result files: results.json and packets.csv.gz, always written atomically.
+
+Every file is first written to a temporary file in the destination folder, flushed to disk,
+then renamed over the final name, so a reader never sees half a file and an interrupted run
+leaves the previous result whole.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .packetlog import PacketLog
+from .results import Results
+
+__all__ = ["results_document", "write_json", "write_packets_csv", "atomic_write", "read_results"]
+
+PACKET_COLUMNS = ("stream", "seq", "size_bytes", "t_send_s", "t_recv_s")
+
+
+@contextmanager
+def atomic_write(path: Path, binary: bool = False) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
+        with os.fdopen(
+            fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})
+        ) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def results_document(
+    results: Results,
+    scenario_file: str | None = None,
+    scenario_sha256: str | None = None,
+    scenario_document: dict | None = None,
+    files: list[str] | None = None,
+    now: Callable[[], _dt.datetime] | None = None,
+) -> dict:
+    """The results.json document: the run's figures plus where they came from.
+
+    Only ``created_at`` depends on the wall clock; everything else is a function of the
+    scenario and the seed.
+    """
+    doc = results.to_dict()
+    clock = now or (lambda: _dt.datetime.now(_dt.UTC))
+    doc["created_at"] = clock().isoformat(timespec="seconds")
+    doc["scenario_file"] = scenario_file
+    doc["scenario_sha256"] = scenario_sha256
+    doc["files"] = files or ["results.json"]
+    doc["scenario_as_run"] = scenario_document
+    return doc
+
+
+def write_json(path: Path, document: dict) -> None:
+    """Write ``document`` as strict JSON (no NaN), atomically."""
+    with atomic_write(path) as f:
+        json.dump(document, f, indent=2, allow_nan=False)
+        f.write("\n")
+
+
+def write_packets_csv(path: Path, log: PacketLog, chunk: int = 1 << 18) -> None:
+    """One row per packet, in send order: stream, seq, size_bytes, t_send_s, t_recv_s.
+
+    Times have nanosecond resolution; ``t_recv_s`` is empty for a packet not delivered
+    (lost, dropped or still in flight at the end).
+    """
+    names = list(log.stream_names)
+    with atomic_write(path, binary=True) as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3, mtime=0) as gz:
+            gz.write((",".join(PACKET_COLUMNS) + "\n").encode())
+            for start in range(0, len(log), chunk):
+                part = slice(start, start + chunk)
+                recv = log.t_recv_s[part]
+                recv_text = np.where(np.isnan(recv), "", np.char.mod("%.9f", recv))
+                rows = zip(
+                    log.stream[part].tolist(),
+                    log.seq[part].tolist(),
+                    log.size_bytes[part].tolist(),
+                    log.t_send_s[part].tolist(),
+                    recv_text.tolist(),
+                    strict=True,
+                )
+                text = "".join(f"{names[s]},{q},{z},{t:.9f},{r}\n" for s, q, z, t, r in rows)
+                gz.write(text.encode())
+
+
+def read_results(path: Path) -> dict:
+    """Read a results.json written by any medlink command."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or "streams" not in doc:
+        raise ValueError(f"{path}: not a medlink results.json")
+    return doc

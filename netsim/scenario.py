@@ -1,0 +1,395 @@
+"""Load a scenario file into a :class:`~netsim.plan.NetworkPlan`, or say exactly what is wrong.
+
+::
+
+    from netsim.scenario import load_scenario
+    sc = load_scenario("scenarios/md1-check.yaml")
+    sc.plan          # NetworkPlan, SI units
+    sc.document      # the YAML document as the user wrote it
+    sc.sha256        # hash of its canonical JSON
+
+A file goes through three stages, and the first problem found stops it with a one-line
+:class:`~netsim.errors.ScenarioError` naming the file, the line and the field:
+
+1. safe YAML parsing that keeps the line of every value (:mod:`netsim.yamlsource`);
+2. validation against the pydantic models of :mod:`netsim.scenario_format`, which parse the
+   units; of all the errors pydantic finds, the one written first in the file is reported;
+3. checks across fields: names, paths, the order of links, times and budgets.
+
+:func:`scenario_json_schema` gives the JSON Schema of the format.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from netsim.errors import ScenarioError
+from netsim.plan import BudgetSpec, LinkSpec, NetworkPlan, StreamSpec
+from netsim.scenario_format import ScenarioFile
+from netsim.scenario_types import describe
+from netsim.units import format_time
+from netsim.yamlsource import DocPath, LineMap, format_path, load_yaml
+
+__all__ = [
+    "Scenario",
+    "load_scenario",
+    "load_scenario_text",
+    "scenario_json_schema",
+    "document_sha256",
+]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    plan
+        What the engine runs, in SI units.
+    path
+        The file it was read from, or None for a text.
+    document
+        The YAML document as parsed: plain dicts, lists and scalars, as the user wrote them.
+    sha256
+        Hex SHA-256 of the canonical JSON of ``document`` (see :func:`document_sha256`).
+    """
+
+    plan: NetworkPlan
+    path: Path | None
+    document: dict[str, Any]
+    sha256: str
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read, validate and compile a scenario file.
+
+    Parameters
+    ----------
+    path
+        The YAML file (UTF-8).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        For a file that cannot be read (``line`` None) and for any invalid content.
+    """
+    name = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError("no such file", name) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a directory, not a scenario file", name) from None
+    except PermissionError:
+        raise ScenarioError("cannot read the file: permission denied", name) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", name) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", name, line) from None
+    return replace(load_scenario_text(text, filename=name), path=Path(path))
+
+
+def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
+    """Validate and compile a scenario given as YAML text.
+
+    Parameters
+    ----------
+    text
+        The YAML text.
+    filename
+        The name errors report, such as the file the text came from.
+
+    Returns
+    -------
+    Scenario
+        With ``path`` None.
+
+    Raises
+    ------
+    ScenarioError
+        For the first problem in the text, with its line and field.
+    """
+    document, lines = load_yaml(text, filename)
+    if not isinstance(document, dict):
+        got = "an empty document" if document is None else describe(document)
+        message = f"expected a mapping with name, duration, network and streams, got {got}"
+        raise ScenarioError(message, filename, lines.line(()))
+    try:
+        model = ScenarioFile.model_validate(document)
+    except ValidationError as exc:
+        raise _first_error(exc, lines, filename) from None
+    _check(model, lines, filename)
+    return Scenario(_compile(model), None, document, document_sha256(document))
+
+
+def document_sha256(document: Any) -> str:
+    """Hex SHA-256 of ``json.dumps(document, sort_keys=True, separators=(",", ":"))``."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the scenario file format.
+
+    Quantities with units appear as strings with a ``pattern``, a ``description`` and
+    ``examples``; every mapping has ``additionalProperties: false``. The loader checks more
+    than the schema can say (paths name existing links, times are ordered, ...).
+    """
+    return {"$schema": JSON_SCHEMA_DIALECT, **ScenarioFile.model_json_schema()}
+
+
+# --- pydantic errors -> one ScenarioError ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Problem:
+    path: DocPath
+    message: str
+    at_key: bool = False
+    missing: bool = False
+
+
+def _problems(
+    errors: Sequence[Any], prefix: DocPath = (), keys: Sequence[str] = (), what: str = ""
+) -> Iterator[_Problem]:
+    """Flatten pydantic errors (``nested`` ones included) into located messages."""
+    for error in errors:
+        path = prefix + tuple(error["loc"])
+        kind, ctx = error["type"], error.get("ctx") or {}
+        if kind == "nested":
+            yield from _problems(ctx["errors"], path, ctx.get("keys", ()), ctx.get("what", ""))
+        elif kind == "scenario":
+            yield _Problem(path + tuple(ctx["subpath"]), ctx["message"], ctx["at_key"])
+        elif kind == "extra_forbidden":
+            yield _Problem(path, _unknown_key(path[-1], keys, what), at_key=True)
+        elif kind == "missing":
+            yield _Problem(path, "required field is missing", missing=True)
+        else:
+            yield _Problem(path, _message(kind, ctx, error.get("input")))
+
+
+def _unknown_key(key: object, keys: Sequence[str], what: str) -> str:
+    close = difflib.get_close_matches(str(key), keys, n=3, cutoff=0.6)
+    if close:
+        return f"unknown key {key!r}; did you mean {' or '.join(map(repr, close))}?"
+    return f"unknown key {key!r}; {what or 'this mapping'} takes: {', '.join(keys)}"
+
+
+_EXPECTED = {
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+
+
+def _message(kind: str, ctx: dict[str, Any], value: object) -> str:
+    """A pydantic error type as 'expected ..., got ...'."""
+    got = describe(value)
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {got}"
+    if kind == "literal_error":
+        return f"expected {ctx['expected']}, got {got}"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return f"expected at least {n} {'entry' if n == 1 else 'entries'}, got {got}"
+    if kind in _BOUNDS:
+        return f"expected a value {_BOUNDS[kind]} {next(iter(ctx.values()), '')}, got {got}"
+    return f"invalid value {got} ({kind})"
+
+
+def _first_error(exc: ValidationError, lines: LineMap, filename: str) -> ScenarioError:
+    """The error written first in the file; a missing field counts at its mapping's end."""
+    problems = list(_problems(exc.errors(include_url=False)))
+
+    def position(item: tuple[int, _Problem]) -> tuple[int, bool, int]:
+        index, problem = item
+        if problem.missing:
+            line = lines.end_line(problem.path)
+        else:
+            line = lines.line(problem.path, problem.at_key)
+        return (line or 0, problem.missing, index)
+
+    _, first = min(enumerate(problems), key=position)
+    line = lines.line(first.path, first.at_key)
+    return ScenarioError(first.message, filename, line, format_path(first.path))
+
+
+# --- checks across fields ------------------------------------------------------------------
+
+
+def _check(model: ScenarioFile, lines: LineMap, filename: str) -> None:
+    """Names, paths, link order, times and budgets; raise on the first problem."""
+
+    def error(path: DocPath, message: str) -> ScenarioError:
+        return ScenarioError(message, filename, lines.line(path), format_path(path))
+
+    links = model.network.links
+    order: dict[str, set[str]] = {name: set() for name in links}  # link -> links after it
+    streams: dict[str, int] = {}
+    for i, stream in enumerate(model.streams):
+        if stream.name in streams:
+            first = streams[stream.name]
+            raise error(
+                ("streams", i, "name"),
+                f"duplicate stream name {stream.name!r} (also streams[{first}])",
+            )
+        streams[stream.name] = i
+        for k, link in enumerate(stream.path):
+            where = ("streams", i, "path", k)
+            if link not in links:
+                raise error(where, f"no link named {link!r}; links are: {', '.join(links)}")
+            if link in stream.path[:k]:
+                first = stream.path.index(link)
+                raise error(where, f"link {link!r} appears twice in the path (also path[{first}])")
+            if k > 0:
+                before = stream.path[k - 1]
+                route = _route(order, link, before)
+                if route:
+                    cycle = " -> ".join([before, *route])
+                    raise error(
+                        where,
+                        f"links ordered in a cycle, {cycle}: every path must "
+                        "cross the links in one common order",
+                    )
+                order[before].add(link)
+        if stream.stop is not None and stream.stop <= stream.start:
+            raise error(
+                ("streams", i, "stop"),
+                f"expected stop after start "
+                f"({format_time(stream.start)}), got {format_time(stream.stop)}",
+            )
+        if stream.start >= model.duration:
+            raise error(
+                ("streams", i, "start"),
+                f"expected start before the end of the run "
+                f"(duration {format_time(model.duration)}), got {format_time(stream.start)}",
+            )
+    for j, budget in enumerate(model.budgets):
+        if budget.stream not in streams:
+            raise error(
+                ("budgets", j, "stream"),
+                f"no stream named {budget.stream!r}; streams are: {', '.join(streams)}",
+            )
+        if budget.percentile is not None and budget.latency is None:
+            raise error(
+                ("budgets", j, "percentile"),
+                "percentile applies to a latency limit; add 'latency' or remove it",
+            )
+        metrics = (budget.latency, budget.max_loss, budget.max_jitter, budget.min_throughput)
+        if all(metric is None for metric in metrics):
+            raise error(
+                ("budgets", j),
+                "a budget must state at least one of latency, max_loss, max_jitter, min_throughput",
+            )
+
+
+def _route(order: dict[str, set[str]], start: str, goal: str) -> list[str]:
+    """Links from ``start`` to ``goal`` following ``order`` (both included), or []."""
+    parents: dict[str, str | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        node = frontier.pop()
+        if node == goal:
+            route = [node]
+            while (parent := parents[route[-1]]) is not None:
+                route.append(parent)
+            return route[::-1]
+        for after in sorted(order[node]):
+            if after not in parents:
+                parents[after] = node
+                frontier.append(after)
+    return []
+
+
+# --- compile -------------------------------------------------------------------------------
+
+
+def _compile(model: ScenarioFile) -> NetworkPlan:
+    """The validated file as a NetworkPlan in SI units."""
+    links = {
+        name: LinkSpec(
+            name=name,
+            capacity_bps=link.capacity,
+            delay_s=link.delay,
+            jitter=link.jitter,
+            loss=link.loss,
+            buffer_limit=link.buffer[0],
+            buffer_kind=link.buffer[1],
+        )
+        for name, link in model.network.links.items()
+    }
+    streams = []
+    for stream in model.streams:
+        rate, kind = stream.rate
+        rate_pps = rate if kind == "pps" else rate / (8.0 * stream.packet_size.mean())
+        streams.append(
+            StreamSpec(
+                name=stream.name,
+                kind=stream.type,
+                rate_pps=rate_pps,
+                size=stream.packet_size,
+                path=tuple(stream.path),
+                start_s=stream.start,
+                stop_s=math.inf if stream.stop is None else stream.stop,
+            )
+        )
+    budgets = []
+    for budget in model.budgets:
+        common = {"stream": budget.stream, "source": budget.source, "name": budget.name}
+        if budget.latency is not None:
+            percentile = 99.0 if budget.percentile is None else float(budget.percentile)
+            budgets.append(
+                BudgetSpec(metric="latency", limit=budget.latency, percentile=percentile, **common)
+            )
+        for metric, limit in (
+            ("loss", budget.max_loss),
+            ("jitter", budget.max_jitter),
+            ("throughput", budget.min_throughput),
+        ):
+            if limit is not None:
+                budgets.append(BudgetSpec(metric=metric, limit=limit, **common))
+    return NetworkPlan(
+        name=model.name,
+        duration_s=model.duration,
+        links=links,
+        streams=tuple(streams),
+        budgets=tuple(budgets),
+        seed=model.seed,
+        drain_s=model.drain,
+    )

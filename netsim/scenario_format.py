@@ -1,0 +1,388 @@
+"""The scenario file format as pydantic models (quantities come from :mod:`.scenario_types`).
+
+Every mapping forbids unknown keys. Fields that take either a shorthand or a mapping
+(``jitter``, ``loss``, ``packet_size``) dispatch in their own before-validator and return the
+:mod:`netsim.plan` object directly, so that a bad value gives one precise error rather than
+one per union member.
+
+Validation errors are raised as :class:`pydantic_core.PydanticCustomError` of two kinds that
+:mod:`netsim.scenario` turns into a :class:`~netsim.errors.ScenarioError`:
+
+- ``scenario``: ``ctx`` holds the final ``message``, a ``subpath`` below the error's location
+  and ``at_key`` (report the key's line rather than the value's).
+- ``nested``: ``ctx["errors"]`` holds the errors of a sub-model, located relative to this
+  error, and ``ctx["keys"]`` / ``ctx["what"]`` the sub-model's field names and description,
+  used to suggest a valid key for an unknown one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from netsim.plan import JitterModel, LossModel, SizeModel
+from netsim.scenario_types import (
+    LINK_NAME,
+    Alpha,
+    BitRate,
+    Buffer,
+    Burst,
+    Capacity,
+    Name,
+    Percentile,
+    PositiveTime,
+    Ratio,
+    Reorder,
+    RunName,
+    Seed,
+    Sigma,
+    Size,
+    StreamRate,
+    Text,
+    Time,
+    bytes_value,
+    describe,
+    fail,
+    link_names,
+    ratio_value,
+    time_value,
+)
+
+__all__ = ["ScenarioFile", "LinkEntry", "StreamEntry", "BudgetEntry", "NetworkEntry"]
+
+
+def _default(text: Any) -> Any:
+    """A default written as the user would write it, parsed like user input."""
+    return Field(default=text, validate_default=True)
+
+
+class _Model(BaseModel):
+    """Base of every section: unknown keys are errors, and errors carry the valid keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    what: ClassVar[str] = "this mapping"
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _collect_errors(cls, value: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            ctx = {
+                "errors": exc.errors(include_url=False),
+                "keys": tuple(cls.model_fields),
+                "what": cls.what,
+                "message": f"invalid {cls.what}",
+            }
+            raise PydanticCustomError("nested", "{message}", ctx) from None
+
+
+def _validate(model: type[_Model], value: object) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        ctx = {"errors": exc.errors(include_url=False), "message": f"invalid {model.what}"}
+        raise PydanticCustomError("nested", "{message}", ctx) from None
+
+
+def _pick(value: dict, key: str, choices: dict[str, type[_Model]], what: str) -> type[_Model]:
+    """The model for a mapping, chosen by the value of its ``key`` (its discriminator)."""
+    names = ", ".join(choices)
+    if key not in value:
+        raise fail(f"{what} needs '{key}', one of: {names}")
+    choice = value[key]
+    if not isinstance(choice, str) or choice not in choices:
+        raise fail(f"expected one of {names}, got {describe(choice)}", key)
+    return choices[choice]
+
+
+class ExponentialJitter(_Model):
+    """Exponential extra delay with the given mean."""
+
+    what = "exponential jitter"
+    distribution: Literal["exponential"]
+    mean: Time
+    reorder: Reorder = False
+
+    def plan(self) -> JitterModel:
+        return JitterModel("exponential", mean_s=self.mean, reorder=self.reorder)
+
+
+class UniformJitter(_Model):
+    """Extra delay uniform on [0, max]."""
+
+    what = "uniform jitter"
+    distribution: Literal["uniform"]
+    max: Time
+    reorder: Reorder = False
+
+    def plan(self) -> JitterModel:
+        return JitterModel("uniform", max_s=self.max, reorder=self.reorder)
+
+
+class LognormalJitter(_Model):
+    """Lognormal extra delay: median and log-space standard deviation."""
+
+    what = "lognormal jitter"
+    distribution: Literal["lognormal"]
+    median: Time
+    sigma: Sigma
+    reorder: Reorder = False
+
+    def plan(self) -> JitterModel:
+        return JitterModel(
+            "lognormal", median_s=self.median, sigma=self.sigma, reorder=self.reorder
+        )
+
+
+class ParetoJitter(_Model):
+    """Lomax (Pareto II) extra delay: scale and tail index alpha."""
+
+    what = "pareto jitter"
+    distribution: Literal["pareto"]
+    scale: Time
+    alpha: Alpha
+    reorder: Reorder = False
+
+    def plan(self) -> JitterModel:
+        return JitterModel("pareto", scale_s=self.scale, alpha=self.alpha, reorder=self.reorder)
+
+
+_JITTERS: dict[str, type[_Model]] = {
+    "exponential": ExponentialJitter,
+    "uniform": UniformJitter,
+    "lognormal": LognormalJitter,
+    "pareto": ParetoJitter,
+}
+
+
+def _jitter(value: object) -> JitterModel:
+    if isinstance(value, dict):
+        return _validate(_pick(value, "distribution", _JITTERS, "a jitter mapping"), value).plan()
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise fail(
+            f"expected a time such as '5ms' or a mapping with 'distribution', got {describe(value)}"
+        )
+    mean = time_value(value)
+    return JitterModel("exponential", mean_s=mean) if mean > 0 else JitterModel()
+
+
+class IidLoss(_Model):
+    """Independent loss: each packet is lost with probability rate."""
+
+    what = "iid loss"
+    model: Literal["iid"]
+    rate: Ratio
+
+    def plan(self) -> LossModel:
+        return LossModel.iid(self.rate)
+
+
+class GilbertElliottLoss(_Model):
+    """Two-state Gilbert-Elliott loss, by its transition probabilities."""
+
+    what = "Gilbert-Elliott loss"
+    model: Literal["gilbert-elliott"]
+    p: Annotated[Ratio, Field(description="probability of moving from Good to Bad, per packet")]
+    r: Annotated[Ratio, Field(description="probability of moving from Bad to Good, per packet")]
+    loss_good: Ratio = _default("0%")
+    loss_bad: Ratio = _default("100%")
+
+    @model_validator(mode="after")
+    def _check(self) -> GilbertElliottLoss:
+        if self.p + self.r == 0:
+            raise fail("p and r cannot both be 0: the chain would never move", "r")
+        return self
+
+    def plan(self) -> LossModel:
+        return LossModel(
+            "gilbert-elliott", p=self.p, r=self.r, loss_good=self.loss_good, loss_bad=self.loss_bad
+        )
+
+
+class BurstLoss(_Model):
+    """Gilbert-Elliott loss by its long-run rate and mean burst length (r = 1/burst)."""
+
+    what = "Gilbert-Elliott loss"
+    model: Literal["gilbert-elliott"]
+    rate: Annotated[Ratio, Field(description="long-run loss rate, < 100%")]
+    burst: Burst
+
+    @model_validator(mode="after")
+    def _check(self) -> BurstLoss:
+        if self.rate >= 1:
+            raise fail(f"expected a loss rate below 100%, got {self.rate:.6g}", "rate")
+        if self.rate > self.burst / (1 + self.burst):
+            limit = self.burst / (1 + self.burst)
+            raise fail(
+                f"a loss rate of {self.rate:.6g} needs p > 1 with bursts of {self.burst:g} "
+                f"packets; with that burst the rate can be at most {limit:.6g}",
+                "rate",
+            )
+        return self
+
+    def plan(self) -> LossModel:
+        r = 1.0 / self.burst
+        p = self.rate * r / (1.0 - self.rate)
+        return LossModel("gilbert-elliott", p=p, r=r, loss_good=0.0, loss_bad=1.0)
+
+
+def _loss(value: object) -> LossModel:
+    if isinstance(value, dict):
+        choices = {"iid": IidLoss, "gilbert-elliott": GilbertElliottLoss}
+        model = _pick(value, "model", choices, "a loss mapping")
+        if model is GilbertElliottLoss and {"rate", "burst"} & value.keys():
+            for key in value:
+                if key in ("p", "r", "loss_good", "loss_bad"):
+                    raise fail(
+                        "give either p and r (with loss_good, loss_bad) or rate and burst, "
+                        "not both",
+                        key,
+                        at_key=True,
+                    )
+            model = BurstLoss
+        return _validate(model, value).plan()
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise fail(
+            f"expected a ratio such as '1%' or a mapping with 'model', got {describe(value)}"
+        )
+    return LossModel.iid(ratio_value(value))
+
+
+class ExponentialSize(_Model):
+    """Exponential packet sizes, rounded up to whole bytes."""
+
+    what = "exponential packet size"
+    distribution: Literal["exponential"]
+    mean: Size
+
+    def plan(self) -> SizeModel:
+        return SizeModel("exponential", mean_bytes=self.mean)
+
+
+class UniformSize(_Model):
+    """Packet sizes uniform in whole bytes on [min, max]."""
+
+    what = "uniform packet size"
+    distribution: Literal["uniform"]
+    min: Size
+    max: Size
+
+    @model_validator(mode="after")
+    def _check(self) -> UniformSize:
+        if self.max < self.min:
+            raise fail(f"expected max >= min ({self.min:g}B), got {self.max:g}B", "max")
+        return self
+
+    def plan(self) -> SizeModel:
+        return SizeModel(
+            "uniform",
+            mean_bytes=(self.min + self.max) / 2,
+            min_bytes=int(self.min),
+            max_bytes=int(self.max),
+        )
+
+
+def _size(value: object) -> SizeModel:
+    if isinstance(value, dict):
+        choices = {"exponential": ExponentialSize, "uniform": UniformSize}
+        return _validate(
+            _pick(value, "distribution", choices, "a packet size mapping"), value
+        ).plan()
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise fail(
+            "expected a size such as '1250B' or a mapping with 'distribution', "
+            f"got {describe(value)}"
+        )
+    return SizeModel("constant", mean_bytes=bytes_value(value))
+
+
+Jitter = Annotated[
+    Any,
+    BeforeValidator(
+        _jitter,
+        json_schema_input_type=Time
+        | ExponentialJitter
+        | UniformJitter
+        | LognormalJitter
+        | ParetoJitter,
+    ),
+]
+Loss = Annotated[
+    Any,
+    BeforeValidator(_loss, json_schema_input_type=Ratio | IidLoss | GilbertElliottLoss | BurstLoss),
+]
+PacketSize = Annotated[
+    Any, BeforeValidator(_size, json_schema_input_type=Size | ExponentialSize | UniformSize)
+]
+
+
+class LinkEntry(_Model):
+    """One direction of a link: drop-tail queue, serialiser, loss, then delay and jitter."""
+
+    what = "a link"
+    capacity: Capacity = _default("unlimited")
+    delay: Time = _default("0ms")
+    jitter: Jitter = _default("0ms")
+    loss: Loss = _default("0%")
+    buffer: Buffer = _default("unlimited")
+
+
+class NetworkEntry(_Model):
+    """The links, by name."""
+
+    what = "network"
+    links: Annotated[
+        dict[str, LinkEntry],
+        BeforeValidator(link_names),
+        Field(
+            min_length=1, json_schema_extra={"propertyNames": {"pattern": f"^{LINK_NAME.pattern}$"}}
+        ),
+    ]
+
+
+class StreamEntry(_Model):
+    """A traffic source and the links its packets cross, in order."""
+
+    what = "a stream"
+    name: Name
+    type: Literal["poisson", "cbr"]
+    packet_size: PacketSize
+    rate: StreamRate
+    path: Annotated[list[Name], Field(min_length=1, description="link names, in order")]
+    start: Time = _default("0s")
+    stop: Annotated[Time | None, Field(description="default: until duration")] = None
+
+
+class BudgetEntry(_Model):
+    """Limits on one stream's metrics; state at least one."""
+
+    what = "a budget"
+    stream: Name
+    latency: Annotated[PositiveTime | None, Field(description="one-way latency limit")] = None
+    percentile: Percentile | None = None
+    max_loss: Annotated[Ratio | None, Field(description="most loss allowed")] = None
+    max_jitter: Annotated[Time | None, Field(description="most RFC 3550 jitter allowed")] = None
+    min_throughput: Annotated[BitRate | None, Field(description="least throughput")] = None
+    source: Text = ""
+    name: Text = ""
+
+
+class ScenarioFile(_Model):
+    """A medlink scenario: links, the streams that cross them, and the budgets they must meet."""
+
+    model_config = ConfigDict(title="medlink scenario")
+    what = "a scenario"
+    name: RunName
+    description: Text = ""
+    seed: Seed = 1
+    duration: Annotated[PositiveTime, Field(description="how long the sources send")]
+    drain: Annotated[Time, Field(description="extra time for packets in flight to arrive")] = (
+        _default("10s")
+    )
+    network: NetworkEntry
+    streams: Annotated[list[StreamEntry], Field(min_length=1)]
+    budgets: list[BudgetEntry] = []

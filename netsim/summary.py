@@ -1,0 +1,95 @@
+"""The terminal view of a run: a per-stream table, the budget verdicts, and the overall verdict."""
+
+from __future__ import annotations
+
+import math
+
+from .results import Results
+
+__all__ = ["render_summary"]
+
+
+def _ms(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}" if value < 100 else f"{value:.1f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        rest = [f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest])
+
+    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def _budget_value(value: float, unit: str) -> str:
+    return f"{value:.4%}" if unit == "ratio" else f"{value:.3f} {unit}"
+
+
+def render_summary(results: Results, where: str | None = None) -> str:
+    """A plain-text summary: streams (latency in ms), budgets, and the verdict."""
+    plan = results.plan
+    out = [f"medlink: {plan.name}  seed {results.seed}  duration {plan.duration_s:g}s", ""]
+    header = [
+        "stream",
+        "sent",
+        "delivered",
+        "loss",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "jitter ms",
+        "Mbps",
+    ]
+    rows = []
+    for name, s in results.streams.items():
+        lat = s.latency_ms
+        rows.append(
+            [
+                name,
+                str(s.packets_sent),
+                str(s.packets_delivered),
+                f"{s.loss_rate:.3%}",
+                _ms(lat["p50"]),
+                _ms(lat["p95"]),
+                _ms(lat["p99"]),
+                _ms(lat["p999"]),
+                _ms(lat["max"]),
+                _ms(s.jitter_ms),
+                f"{s.throughput_mbps:.3f}",
+            ]
+        )
+    out += _table(header, rows)
+    if results.budgets:
+        out.append("")
+        brows = []
+        for b in results.budgets:
+            value = "-" if math.isnan(b.value) else _budget_value(b.value, b.unit)
+            bound = ">=" if b.metric == "throughput" else "<="
+            brows.append(
+                [
+                    b.stream,
+                    b.metric,
+                    value,
+                    f"{bound} {_budget_value(b.limit, b.unit)}",
+                    "PASS" if b.passed else "FAIL",
+                ]
+            )
+        out += _table(["budget", "metric", "value", "limit", "verdict"], brows)
+    failed = sum(not b.passed for b in results.budgets)
+    out.append("")
+    if not results.budgets:
+        out.append("verdict: no budgets to judge")
+    elif failed:
+        out.append(f"verdict: FAIL ({failed} of {len(results.budgets)} budgets failed)")
+    else:
+        out.append(f"verdict: PASS (all {len(results.budgets)} budgets hold)")
+    if where:
+        out.append(f"results: {where}")
+    return "\n".join(out)

@@ -15,7 +15,7 @@ from . import __version__
 from .budgets import BudgetResult, evaluate_budget
 from .packetlog import DELIVERED, DROPPED, IN_FLIGHT, LOST, PacketLog
 from .plan import NetworkPlan
-from .stats import latency_summary, loss_bursts, rfc3550_jitter
+from .stats import latency_intervals, latency_summary, loss_bursts, rfc3550_jitter
 
 __all__ = ["Results", "StreamStats", "build_results", "RESULTS_FORMAT"]
 
@@ -35,6 +35,7 @@ class StreamStats:
     packets_in_flight: int
     loss_rate: float
     latency_ms: dict[str, float]
+    latency_ci95_ms: dict[str, list[float] | None]
     jitter_ms: float
     jitter_final_ms: float
     throughput_mbps: float
@@ -109,6 +110,10 @@ def build_results(sim) -> Results:
             packets_in_flight=int(np.count_nonzero(fate == IN_FLIGHT)),
             loss_rate=float(loss_rate),
             latency_ms={k: v * 1e3 for k, v in latency_summary(latency).items()},
+            latency_ci95_ms={
+                k: None if ci is None else [ci[0] * 1e3, ci[1] * 1e3]
+                for k, ci in latency_intervals(latency).items()
+            },
             jitter_ms=jitter_mean * 1e3,
             jitter_final_ms=jitter_final * 1e3,
             throughput_mbps=throughput / 1e6,

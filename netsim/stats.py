@@ -10,7 +10,15 @@ import math
 
 import numpy as np
 
-__all__ = ["PERCENTILES", "latency_summary", "rfc3550_jitter", "loss_bursts", "percentile"]
+__all__ = [
+    "PERCENTILES",
+    "latency_summary",
+    "latency_intervals",
+    "rfc3550_jitter",
+    "loss_bursts",
+    "percentile",
+    "batch_means_ci",
+]
 
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 
@@ -64,3 +72,51 @@ def loss_bursts(lost_in_send_order: np.ndarray) -> dict[str, float]:
         "mean_length": float(lengths.mean()),
         "max_length": int(lengths.max()),
     }
+
+
+BATCHES = 20
+"""Batches for :func:`batch_means_ci` (Law & Kelton recommend 10 to 30)."""
+
+
+def batch_means_ci(
+    values: np.ndarray, q: float | None = None, batches: int = BATCHES, level: float = 0.95
+) -> tuple[float, float] | None:
+    """A confidence interval for the mean (``q`` None) or the q-th percentile of ``values``.
+
+    Non-overlapping batch means (Law & Kelton, *Simulation Modeling and Analysis*, §9.5.3):
+    the values, in time order, are cut into ``batches`` contiguous batches; the statistic is
+    computed per batch, and a Student-t interval is formed on the batch estimates. Packets
+    that share a queue are correlated, so an interval that treats them as independent would
+    be far too narrow; batches long next to the correlation time are nearly independent.
+
+    Returns None when a batch would hold too few values for the statistic: fewer than 10
+    expected values beyond the percentile (``10 / (1 - q/100)`` per batch), or 2 for the mean.
+    The interval is centred on the statistic of all the values; its half-width comes from
+    the spread of the batch estimates.
+    """
+    from scipy.stats import t as student_t
+
+    needed = 2 if q is None else math.ceil(10.0 / max(1.0 - q / 100.0, 1e-12))
+    size = values.size // batches
+    if size < needed or batches < 2:
+        return None
+    cut = values[: size * batches].reshape(batches, size)
+    estimates = cut.mean(axis=1) if q is None else np.percentile(cut, q, axis=1)
+    # Centre on the whole sample's statistic: a short batch's percentile is biased, its
+    # spread across batches is still a fair measure of the estimate's variance.
+    centre = float(values.mean()) if q is None else float(np.percentile(values, q))
+    half = float(student_t.ppf(0.5 + level / 2.0, batches - 1) * estimates.std(ddof=1))
+    half /= math.sqrt(batches)
+    return centre - half, centre + half
+
+
+def latency_intervals(latency_s: np.ndarray) -> dict[str, list[float] | None]:
+    """95 % batch-means intervals for the mean and each of :data:`PERCENTILES` (seconds).
+
+    ``latency_s`` must be in send order. A statistic whose batches are too short is None.
+    """
+    out: dict[str, list[float] | None] = {}
+    for key, q in (("mean", None), *PERCENTILES.items()):
+        interval = batch_means_ci(latency_s, q)
+        out[key] = None if interval is None else [interval[0], interval[1]]
+    return out

@@ -139,6 +139,8 @@ class LinkRuntime:
             single = stream[0] == stream[-1] and (stream == stream[0]).all()
             for s in stream[:1] if single else np.unique(stream[admitted]):
                 rows = np.flatnonzero(admitted if single else admitted & (stream == s))
+                if not rows.size:
+                    continue
                 if spec.jitter.active:
                     jitter[rows] = draw_jitter(spec.jitter, self.rng(int(s), "jitter"), rows.size)
                 if spec.loss.active:
@@ -191,8 +193,12 @@ class LinkRuntime:
             d = lindley_departures(arrival_s[pos:stop], service_s[pos:stop], self.free_s)
             all_depart = np.concatenate([self._sys_depart, d])
             all_size = np.concatenate([self._sys_size, size_bytes[pos:stop]])
-            first_in_system = np.searchsorted(all_depart, arrival_s[pos:stop], side="right")
             k = np.arange(self._sys_depart.size, all_depart.size)
+            # Packets ahead of packet k still in the system; with zero service time packet k
+            # itself has departed at its arrival, so never look past it.
+            first_in_system = np.minimum(
+                np.searchsorted(all_depart, arrival_s[pos:stop], side="right"), k
+            )
             if by_bytes:
                 cum = np.concatenate([[0], np.cumsum(all_size)])
                 occupancy = cum[k] - cum[first_in_system] + size_bytes[pos:stop]

@@ -131,7 +131,7 @@ class _Run:
         if not ids.size:
             return
         stream = cols["stream"][ids]
-        order = _arrival_order(t, stream, cols["seq"][ids])
+        order = _arrival_order(t, stream, lambda: cols["seq"][ids])
         if order is not None:
             ids, t, stream = ids[order], t[order], stream[order]
         result = self.links[link].serve(t, stream, cols["size_bytes"][ids])
@@ -178,18 +178,20 @@ def _expected_packets(plan: NetworkPlan) -> int:
     return int(min(total * 1.02 + 1024, 2**31))
 
 
-def _arrival_order(t: np.ndarray, stream: np.ndarray, seq: np.ndarray) -> np.ndarray | None:
-    """The order (time, stream, seq) of a link's arrivals, or None if they are in it already."""
+def _arrival_order(t: np.ndarray, stream: np.ndarray, seq) -> np.ndarray | None:
+    """The order (time, stream, seq) of a link's arrivals, or None if they are in it already.
+
+    ``seq`` is a callable giving the sequence numbers, gathered only when times tie.
+    """
     if t.size < 2:
         return None
-    step = np.diff(t)
-    if (step > 0).all():
+    if (t[1:] > t[:-1]).all():
         return None
     order = np.argsort(t, kind="stable")
     ts = t[order]
-    if (np.diff(ts) > 0).all():
+    if (ts[1:] > ts[:-1]).all():
         return order
-    return np.lexsort((seq, stream, t))
+    return np.lexsort((seq(), stream, t))
 
 
 def simulate(

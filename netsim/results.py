@@ -97,6 +97,7 @@ def build_results(sim) -> Results:
         sent = int(fate.size)
         loss_rate = 1.0 - n_delivered / sent if sent else math.nan
         jitter_mean, jitter_final = rfc3550_jitter(t_send, t_recv)
+        summary = latency_summary(latency)
         sizes = column(log.size_bytes)
         delivered_bytes = int(sizes.sum() if n_delivered == sent else sizes[delivered].sum())
         throughput = 8.0 * delivered_bytes / plan.duration_s
@@ -109,10 +110,10 @@ def build_results(sim) -> Results:
             packets_dropped=int(np.count_nonzero(dropped)),
             packets_in_flight=int(np.count_nonzero(fate == IN_FLIGHT)),
             loss_rate=float(loss_rate),
-            latency_ms={k: v * 1e3 for k, v in latency_summary(latency).items()},
+            latency_ms={k: v * 1e3 for k, v in summary.items()},
             latency_ci95_ms={
                 k: None if ci is None else [ci[0] * 1e3, ci[1] * 1e3]
-                for k, ci in latency_intervals(latency).items()
+                for k, ci in latency_intervals(latency, summary).items()
             },
             jitter_ms=jitter_mean * 1e3,
             jitter_final_ms=jitter_final * 1e3,

@@ -18,6 +18,7 @@ __all__ = [
     "loss_bursts",
     "percentile",
     "batch_means_ci",
+    "smooth_exponentially",
 ]
 
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -42,21 +43,53 @@ def latency_summary(latency_s: np.ndarray) -> dict[str, float]:
 def rfc3550_jitter(t_send_s: np.ndarray, t_recv_s: np.ndarray) -> tuple[float, float]:
     """RFC 3550 §6.4.1 interarrival jitter over delivered packets taken in order of arrival.
 
-    ``J += (|D| - J) / 16`` with ``D`` the difference of consecutive transit times. Returns
-    (mean of J over the run, final J), in seconds; NaN with fewer than two packets. The
-    recursion is a first-order IIR filter, computed with ``scipy.signal.lfilter``.
+    ``J += (|D| - J) / 16`` with ``D`` the difference of consecutive transit times, starting
+    from J = 0. Returns (mean of J over the run, final J), in seconds; NaN with fewer than two
+    packets. The recursion is evaluated exactly by :func:`smooth_exponentially`.
     """
     if t_recv_s.size < 2:
         return math.nan, math.nan
     transit = t_recv_s - t_send_s
-    if not (np.diff(t_recv_s) >= 0).all():
-        order = np.argsort(t_recv_s, kind="stable")
-        transit = transit[order]
-    from scipy.signal import lfilter  # imported here: scipy.signal takes ~0.5 s to import
-
-    d = np.abs(np.diff(transit))
-    j = lfilter([1.0 / 16.0], [1.0, -15.0 / 16.0], d)
+    if (t_recv_s[1:] < t_recv_s[:-1]).any():
+        transit = transit[np.argsort(t_recv_s, kind="stable")]
+    d = np.diff(transit)
+    np.abs(d, out=d)
+    j = smooth_exponentially(d, 1.0 / 16.0)
     return float(j.mean()), float(j[-1])
+
+
+SMOOTH_BLOCK = 512
+
+
+def smooth_exponentially(x: np.ndarray, gain: float) -> np.ndarray:
+    """``y_n = y_{n-1} + gain * (x_n - y_{n-1})`` from ``y_{-1} = 0``, vectorised by blocks.
+
+    Within a block of :data:`SMOOTH_BLOCK` values, ``y_i = a^(i+1) y_prev + gain * a^i *
+    cumsum(a^-k x_k)`` with ``a = 1 - gain``; the blocks are then chained through their last
+    values. For x >= 0 every sum has terms of one sign, so the rounding error stays a few ulps
+    (a^-511 is about 2e14 for gain 1/16, far inside float64's range).
+    """
+    a = 1.0 - gain
+    n = x.size
+    width = min(SMOOTH_BLOCK, n)
+    blocks = -(-n // width)
+    padded = np.zeros(blocks * width)
+    padded[:n] = x
+    k = np.arange(width)
+    rows = padded.reshape(blocks, width)
+    local = np.cumsum(rows * a ** (-k), axis=1)
+    local *= gain * a**k
+    # Chain: the value carried into block b is y at the end of block b - 1.
+    decay = a ** (k + 1)
+    carry = np.empty(blocks)
+    previous = 0.0
+    a_width = a**width
+    ends = local[:, -1]
+    for b in range(blocks):
+        carry[b] = previous
+        previous = ends[b] + a_width * previous
+    local += carry[:, None] * decay
+    return local.reshape(-1)[:n]
 
 
 def loss_bursts(lost_in_send_order: np.ndarray) -> dict[str, float]:
@@ -64,7 +97,8 @@ def loss_bursts(lost_in_send_order: np.ndarray) -> dict[str, float]:
     lost = lost_in_send_order.astype(np.int8)
     if not lost.any():
         return {"count": 0, "mean_length": 0.0, "max_length": 0}
-    edges = np.diff(np.concatenate([[0], lost, [0]]))
+    zero = np.zeros(1, dtype=np.int8)
+    edges = np.diff(np.concatenate([zero, lost, zero]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     lengths = ends - starts
     return {
@@ -78,6 +112,17 @@ BATCHES = 20
 """Batches for :func:`batch_means_ci` (Law & Kelton recommend 10 to 30)."""
 
 
+def _t_quantile(p: float, dof: int) -> float:
+    from scipy.special import stdtrit  # lighter to import than scipy.stats
+
+    return float(stdtrit(dof, p))
+
+
+def _min_batch(q: float | None) -> int:
+    """Values a batch needs: 10 expected beyond the percentile, or 2 for the mean."""
+    return 2 if q is None else math.ceil(10.0 / max(1.0 - q / 100.0, 1e-12))
+
+
 def batch_means_ci(
     values: np.ndarray, q: float | None = None, batches: int = BATCHES, level: float = 0.95
 ) -> tuple[float, float] | None:
@@ -85,38 +130,47 @@ def batch_means_ci(
 
     Non-overlapping batch means (Law & Kelton, *Simulation Modeling and Analysis*, §9.5.3):
     the values, in time order, are cut into ``batches`` contiguous batches; the statistic is
-    computed per batch, and a Student-t interval is formed on the batch estimates. Packets
-    that share a queue are correlated, so an interval that treats them as independent would
-    be far too narrow; batches long next to the correlation time are nearly independent.
+    computed per batch, and a Student-t half-width is formed from the spread of the batch
+    estimates. Packets that share a queue are correlated, so an interval that treats them as
+    independent would be far too narrow; batches long next to the correlation time are nearly
+    independent. The interval is centred on the statistic of all the values: a short batch's
+    percentile is biased, its spread across batches is still a fair measure of the variance.
 
-    Returns None when a batch would hold too few values for the statistic: fewer than 10
-    expected values beyond the percentile (``10 / (1 - q/100)`` per batch), or 2 for the mean.
-    The interval is centred on the statistic of all the values; its half-width comes from
-    the spread of the batch estimates.
+    Returns None when a batch would hold too few values: fewer than 10 expected values beyond
+    the percentile (``10 / (1 - q/100)`` per batch), or 2 for the mean.
     """
-    from scipy.stats import t as student_t
-
-    needed = 2 if q is None else math.ceil(10.0 / max(1.0 - q / 100.0, 1e-12))
-    size = values.size // batches
-    if size < needed or batches < 2:
-        return None
-    cut = values[: size * batches].reshape(batches, size)
-    estimates = cut.mean(axis=1) if q is None else np.percentile(cut, q, axis=1)
-    # Centre on the whole sample's statistic: a short batch's percentile is biased, its
-    # spread across batches is still a fair measure of the estimate's variance.
-    centre = float(values.mean()) if q is None else float(np.percentile(values, q))
-    half = float(student_t.ppf(0.5 + level / 2.0, batches - 1) * estimates.std(ddof=1))
-    half /= math.sqrt(batches)
-    return centre - half, centre + half
+    key = "mean" if q is None else "q"
+    centre = float(values.mean()) if q is None else percentile(values, q)
+    return _intervals(values, {key: q}, {key: centre}, batches, level)[key]
 
 
-def latency_intervals(latency_s: np.ndarray) -> dict[str, list[float] | None]:
+def latency_intervals(
+    latency_s: np.ndarray, summary: dict[str, float] | None = None
+) -> dict[str, list[float] | None]:
     """95 % batch-means intervals for the mean and each of :data:`PERCENTILES` (seconds).
 
-    ``latency_s`` must be in send order. A statistic whose batches are too short is None.
+    ``latency_s`` must be in send order; ``summary`` (from :func:`latency_summary`) saves
+    recomputing the centres. A statistic whose batches are too short is None.
     """
-    out: dict[str, list[float] | None] = {}
-    for key, q in (("mean", None), *PERCENTILES.items()):
-        interval = batch_means_ci(latency_s, q)
-        out[key] = None if interval is None else [interval[0], interval[1]]
+    summary = summary or latency_summary(latency_s)
+    wanted = {"mean": None, **PERCENTILES}
+    found = _intervals(latency_s, wanted, summary, BATCHES, 0.95)
+    return {k: None if v is None else [v[0], v[1]] for k, v in found.items()}
+
+
+def _intervals(values, wanted, centres, batches, level):
+    """Batch-means intervals for several statistics with one partition of the batches."""
+    size = values.size // batches
+    out: dict[str, tuple[float, float] | None] = {k: None for k in wanted}
+    usable = {k: q for k, q in wanted.items() if batches >= 2 and size >= _min_batch(q)}
+    if not usable:
+        return out
+    cut = values[: size * batches].reshape(batches, size)
+    qs = [q for q in usable.values() if q is not None]
+    per_q = dict(zip(qs, np.percentile(cut, qs, axis=1), strict=True)) if qs else {}
+    scale = _t_quantile(0.5 + level / 2.0, batches - 1) / math.sqrt(batches)
+    for key, q in usable.items():
+        estimates = cut.mean(axis=1) if q is None else per_q[q]
+        half = scale * float(estimates.std(ddof=1))
+        out[key] = (centres[key] - half, centres[key] + half)
     return out

@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from netsim.stats import batch_means_ci, latency_summary, loss_bursts, rfc3550_jitter
+from netsim.stats import (
+    batch_means_ci,
+    latency_summary,
+    loss_bursts,
+    rfc3550_jitter,
+    smooth_exponentially,
+)
 
 
 def test_rfc3550_jitter_by_hand():
@@ -68,3 +74,15 @@ def test_batch_means_interval_withheld_when_batches_are_short():
     assert batch_means_ci(x, 99.9) is None  # needs 10 000 values per batch
     assert batch_means_ci(x, 99.0) is not None
     assert batch_means_ci(np.ones(10)) is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 511, 512, 513, 2000])
+def test_blocked_smoothing_equals_the_plain_recursion(n):
+    """The vectorised RFC 3550 filter equals J += (x - J) / 16 computed one value at a time,
+    across block boundaries."""
+    x = np.random.default_rng(n).exponential(0.004, n)
+    j, expected = 0.0, []
+    for value in x:
+        j += (value - j) / 16
+        expected.append(j)
+    np.testing.assert_allclose(smooth_exponentially(x, 1 / 16), expected, rtol=1e-12, atol=0)

@@ -9,12 +9,11 @@ The documented API::
     results.packets.t_recv_s          # one row per packet, NaN when not delivered
 """
 
-__version__ = "0.1.0"
-
-from .engine import run, simulate  # noqa: E402
-from .errors import ScenarioError  # noqa: E402
-from .results import Results  # noqa: E402
-from .scenario import Scenario, load_scenario, load_scenario_text  # noqa: E402
+from .engine import run, simulate
+from .errors import ScenarioError
+from .results import Results
+from .scenario import Scenario, load_scenario, load_scenario_text
+from .version import __version__
 
 __all__ = [
     "__version__",

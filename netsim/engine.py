@@ -20,6 +20,7 @@ import simpy
 from .link import LinkRuntime
 from .packetlog import DELIVERED, ColumnBuffer, PacketLog
 from .plan import NetworkPlan
+from .results import Results, build_results
 from .traffic import Source
 
 __all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simulation"]
@@ -229,13 +230,11 @@ def run(
     seed: int | None = None,
     duration_s: float | None = None,
     window_s: float | None = None,
-):
+) -> Results:
     """Simulate ``plan`` and evaluate it: statistics per stream and budget verdicts.
 
     Returns a :class:`netsim.results.Results`; ``results.packets`` holds the per-packet columns.
     """
-    from .results import build_results
-
     if duration_s is not None:
         plan = dataclasses.replace(plan, duration_s=float(duration_s))
     return build_results(simulate(plan, seed=seed, window_s=window_s))

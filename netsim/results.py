@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import __version__
 from .budgets import BudgetResult, evaluate_budget
 from .packetlog import DELIVERED, DROPPED, IN_FLIGHT, LOST, PacketLog
 from .plan import NetworkPlan
 from .stats import latency_intervals, latency_summary, loss_bursts, rfc3550_jitter
+from .version import __version__
+
+if TYPE_CHECKING:  # the engine imports this module, not the other way round
+    from .engine import Simulation
 
 __all__ = ["Results", "StreamStats", "build_results", "RESULTS_FORMAT"]
 
@@ -76,7 +80,7 @@ class Results:
         }
 
 
-def build_results(sim) -> Results:
+def build_results(sim: Simulation) -> Results:
     """Statistics and budget verdicts for a :class:`netsim.engine.Simulation`."""
     plan, log = sim.plan, sim.packets
     streams: dict[str, StreamStats] = {}

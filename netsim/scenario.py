@@ -33,12 +33,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from netsim.errors import ScenarioError
-from netsim.plan import BudgetSpec, LinkSpec, NetworkPlan, StreamSpec
-from netsim.scenario_format import ScenarioFile
-from netsim.scenario_types import describe
-from netsim.units import format_time
-from netsim.yamlsource import DocPath, LineMap, format_path, load_yaml
+from .errors import ScenarioError
+from .plan import BudgetSpec, LinkSpec, NetworkPlan, StreamSpec
+from .scenario_format import ScenarioFile
+from .scenario_types import describe
+from .units import format_time
+from .yamlsource import DocPath, LineMap, format_path, load_yaml
 
 __all__ = [
     "Scenario",

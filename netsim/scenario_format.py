@@ -23,8 +23,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from netsim.plan import JitterModel, LossModel, SizeModel
-from netsim.scenario_types import (
+from .plan import JitterModel, LossModel, SizeModel
+from .scenario_types import (
     LINK_NAME,
     Alpha,
     BitRate,

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from netsim.errors import ScenarioError
+from .errors import ScenarioError
 
 __all__ = ["DocPath", "LineMap", "load_yaml", "format_path"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,24 @@ def _fail_input(message: str) -> None:
     raise typer.Exit(EXIT_INPUT)
 
 
+def _check_writable(out_dir: Path) -> None:
+    """Fail before simulating if results could not be written to ``out_dir``.
+
+    Nothing is created here: the folder is made only once there are results to put in it.
+    """
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise InputError(f"--out: {out_dir} exists and is not a folder")
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise InputError(f"--out: cannot write into {out_dir}: permission denied")
+        return
+    parent = out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out: cannot create {out_dir}: {parent} is not a writable folder")
+
+
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
@@ -74,25 +93,27 @@ def run(
                 raise InputError(f"--duration: must be > 0, got {duration!r}")
             plan = dataclasses.replace(plan, duration_s=duration_s)
         out_dir = out if out is not None else Path("reports") / plan.name
-        if out_dir.exists() and not out_dir.is_dir():
-            raise InputError(f"--out: {out_dir} exists and is not a folder")
+        _check_writable(out_dir)
     except (ScenarioError, InputError) as exc:
         _fail_input(str(exc))
         return
 
     results = run_plan(plan, seed=seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = ["results.json"] + (["packets.csv.gz"] if packets else [])
-    if packets:
-        write_packets_csv(out_dir / "packets.csv.gz", results.packets)
-    document = results_document(
-        results,
-        scenario_file=str(scenario),
-        scenario_sha256=loaded.sha256,
-        scenario_document=loaded.document,
-        files=files,
-    )
-    write_json(out_dir / "results.json", document)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        files = ["results.json"] + (["packets.csv.gz"] if packets else [])
+        if packets:
+            write_packets_csv(out_dir / "packets.csv.gz", results.packets)
+        document = results_document(
+            results,
+            scenario_file=str(scenario),
+            scenario_sha256=loaded.sha256,
+            scenario_document=loaded.document,
+            files=files,
+        )
+        write_json(out_dir / "results.json", document)
+    except OSError as exc:
+        _fail_input(f"--out: cannot write results to {out_dir}: {exc.strerror or exc}")
     typer.echo(render_summary(results, where=str(out_dir / "results.json")))
     raise typer.Exit(EXIT_PASS if results.passed else EXIT_FAIL)
 

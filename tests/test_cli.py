@@ -168,6 +168,7 @@ def test_bad_input_never_overwrites_earlier_results(tmp_path, capsys):
         (["run", "{s}", "--seed", "x"], "--seed"),
         (["run", "{missing}"], "missing.yaml"),
         (["run", "{s}", "--out", "{file}"], "--out"),
+        (["run", "{s}", "--out", "{file}/sub"], "--out"),
         (["run", "{s}", "--bogus"], "--bogus"),
         (["frobnicate"], "frobnicate"),
     ],
@@ -236,3 +237,17 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert namespace["results"].passed
     assert namespace["latency_s"].size == namespace["probe"].packets_sent
+
+
+def test_write_failure_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    """A disk or permission failure while writing gives one line and exit 2, no traceback."""
+    import netsim.files
+
+    def refuse(path, document):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(netsim.files, "write_json", refuse)
+    scenario = write(tmp_path, SMALL.replace("LIMIT", "50ms"))
+    code, _, stderr = medlink(capsys, "run", scenario, "--out", tmp_path / "o", "--duration", "1s")
+    assert code == 2
+    assert_one_line_error(stderr, "--out", "Permission denied")

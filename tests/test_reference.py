@@ -230,10 +230,10 @@ def test_unlimited_capacity_byte_buffer_drops_a_packet_larger_than_the_buffer():
     """docs/model.md, admission: dropped if ``B + size_n > limit``; here B = 0, size > limit.
 
     An unlimited capacity serialises in zero time, so no packet is ever still in the link when
-    the next arrives (B = 0), but a 1500-byte packet cannot enter a 1000-byte buffer. The
-    engine admits them all (netsim/link.py, ``_serve_finite``: with zero service time a
-    packet's own departure equals its arrival, ``searchsorted(..., side="right")`` places
-    ``first_in_system`` after the packet itself and the byte occupancy comes out as 0).
+    the next arrives (B = 0), but a 1500-byte packet cannot enter a 1000-byte buffer. A
+    regression test: the engine once admitted them all (with zero service time a packet's own
+    departure equals its arrival, so ``searchsorted(..., side="right")`` placed
+    ``first_in_system`` after the packet itself and the byte occupancy came out as 0).
     """
     plan = one_link_plan(
         capacity_bps=math.inf,

@@ -254,9 +254,8 @@ def test_gilbert_elliott_window_where_every_arrival_is_dropped():
     """A window in which a single stream's arrivals at a GE-loss link are all dropped.
 
     1250-byte packets take 10 ms at 1 Mbit/s, arrive every 1 ms, into a 1-packet buffer; with
-    2 ms windows some windows admit nothing. The engine raises IndexError
-    (netsim/link.py, ``_lose``: ``states[-1]`` of an empty array, reached from ``_wire``'s
-    single-stream shortcut, which calls ``_lose`` even when no packet was admitted).
+    2 ms windows some windows admit nothing. A regression test: the engine once raised
+    IndexError here (the loss chain's last state taken from an empty window).
     """
     plan = one_link_plan(
         capacity_bps=1e6,

@@ -100,7 +100,7 @@ def build_results(sim: Simulation) -> Results:
         latency = t_recv - t_send
         sent = int(fate.size)
         loss_rate = 1.0 - n_delivered / sent if sent else math.nan
-        jitter_mean, jitter_final = rfc3550_jitter(t_send, t_recv)
+        jitter_mean, jitter_final = rfc3550_jitter(t_send, t_recv, latency)
         summary = latency_summary(latency)
         sizes = column(log.size_bytes)
         delivered_bytes = int(sizes.sum() if n_delivered == sent else sizes[delivered].sum())

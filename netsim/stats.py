@@ -40,16 +40,19 @@ def latency_summary(latency_s: np.ndarray) -> dict[str, float]:
     return summary
 
 
-def rfc3550_jitter(t_send_s: np.ndarray, t_recv_s: np.ndarray) -> tuple[float, float]:
+def rfc3550_jitter(
+    t_send_s: np.ndarray, t_recv_s: np.ndarray, transit_s: np.ndarray | None = None
+) -> tuple[float, float]:
     """RFC 3550 §6.4.1 interarrival jitter over delivered packets taken in order of arrival.
 
     ``J += (|D| - J) / 16`` with ``D`` the difference of consecutive transit times, starting
     from J = 0. Returns (mean of J over the run, final J), in seconds; NaN with fewer than two
     packets. The recursion is evaluated exactly by :func:`smooth_exponentially`.
+    ``transit_s`` (``t_recv_s - t_send_s``), when the caller has it, saves recomputing it.
     """
     if t_recv_s.size < 2:
         return math.nan, math.nan
-    transit = t_recv_s - t_send_s
+    transit = t_recv_s - t_send_s if transit_s is None else transit_s
     if (t_recv_s[1:] < t_recv_s[:-1]).any():
         transit = transit[np.argsort(t_recv_s, kind="stable")]
     d = np.diff(transit)
@@ -77,7 +80,8 @@ def smooth_exponentially(x: np.ndarray, gain: float) -> np.ndarray:
     padded[:n] = x
     k = np.arange(width)
     rows = padded.reshape(blocks, width)
-    local = np.cumsum(rows * a ** (-k), axis=1)
+    local = np.multiply(rows, a ** (-k), out=rows)  # in place: padded is ours
+    np.cumsum(local, axis=1, out=local)
     local *= gain * a**k
     # Chain: the value carried into block b is y at the end of block b - 1.
     decay = a ** (k + 1)

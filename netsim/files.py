@@ -22,7 +22,7 @@ import numpy as np
 from .packetlog import PacketLog
 from .results import Results
 
-__all__ = ["results_document", "write_json", "write_packets_csv", "atomic_write", "read_results"]
+__all__ = ["results_document", "write_json", "write_packets_csv", "atomic_write"]
 
 PACKET_COLUMNS = ("stream", "seq", "size_bytes", "t_send_s", "t_recv_s")
 
@@ -109,12 +109,3 @@ def write_packets_csv(path: Path, log: PacketLog, chunk: int = 1 << 18) -> None:
                 )
                 text = "".join(f"{names[s]},{q},{z},{t:.9f},{r}\n" for s, q, z, t, r in rows)
                 gz.write(text.encode())
-
-
-def read_results(path: Path) -> dict:
-    """Read a results.json written by any medlink command."""
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    if not isinstance(doc, dict) or "streams" not in doc:
-        raise ValueError(f"{path}: not a medlink results.json")
-    return doc

@@ -6,15 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PacketLog", "ColumnBuffer", "DELIVERED", "LOST", "DROPPED", "IN_FLIGHT", "FATES"]
+__all__ = ["PacketLog", "ColumnBuffer", "DELIVERED", "LOST", "DROPPED", "IN_FLIGHT"]
 
 DELIVERED, LOST, DROPPED, IN_FLIGHT = 0, 1, 2, 3
-FATES = {
-    DELIVERED: "delivered",
-    LOST: "lost on the wire",
-    DROPPED: "dropped by a full buffer",
-    IN_FLIGHT: "in flight at the end",
-}
 
 
 @dataclass(frozen=True)

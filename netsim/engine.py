@@ -147,9 +147,10 @@ class _Run:
         nxt = self.path_table[stream, hop]
         done = nxt < 0
         if done.any():
-            arrived = ids[done][recv[done] <= self.horizon_s]
-            cols["t_recv_s"][arrived] = recv[done][recv[done] <= self.horizon_s]
-            cols["fate"][arrived] = DELIVERED
+            final_ids, final_recv = ids[done], recv[done]
+            in_time = final_recv <= self.horizon_s
+            cols["t_recv_s"][final_ids[in_time]] = final_recv[in_time]
+            cols["fate"][final_ids[in_time]] = DELIVERED
         if not done.all():
             onward = ~done
             for downstream in np.unique(nxt[onward]):

@@ -12,10 +12,9 @@ from collections import deque
 
 import numpy as np
 
-__all__ = ["FifoQueue", "lindley_departures"]
+from .packetlog import DROPPED
 
-DROPPED = 2
-"""The fate code of a packet refused by a full buffer (``netsim.packetlog.DROPPED``)."""
+__all__ = ["FifoQueue", "lindley_departures"]
 
 
 def lindley_departures(arrival_s: np.ndarray, service_s: np.ndarray, free_s: float) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fifo import FifoQueue
+from .packetlog import LOST
 from .plan import JitterModel, LinkSpec, LossModel
 from .rng import component_rng
 
@@ -120,7 +121,7 @@ class LinkRuntime:
                     jitter[rows] = draw_jitter(spec.jitter, self.rng(int(s), "jitter"), rows.size)
                 if spec.loss.active:
                     lost[rows] = self._lose(int(s), rows.size)
-        fate[lost] = 1
+        fate[lost] = LOST
         recv = depart + spec.delay_s + jitter
         recv[fate != 0] = np.nan
         if not spec.jitter.reorder:

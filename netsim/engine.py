@@ -3,8 +3,9 @@
 A simpy clock advances in windows. In each window the sources emit their packets as numpy
 columns and every link, in topological order of the paths, serves the packets that reached it
 before the window's end (``netsim.link``). Control processes (mobility, radio state,
-handovers, congestion control) will run on the same simpy clock between windows; the engine
-keeps an :class:`EventLog` for them.
+handovers) are open-loop, so each link computes them for the whole run when it starts
+(``netsim.dynamics``); their events fill the :class:`EventLog`. Closed-loop control
+(congestion control, watchdogs) will run on the same simpy clock between windows.
 
 The window length does not change the results (see docs/model.md, "Windows").
 """
@@ -28,12 +29,27 @@ __all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simul
 
 @dataclass
 class EventLog:
-    """Control-plane events (handovers, outages, ...) as columns: time, kind, link, value."""
+    """Control-plane events (handovers, outages, ...) as columns, in time order.
+
+    ``value`` is the event's duration in seconds (a handover's interruption, an outage's
+    length); ``detail`` says more (``"site 2 -> site 3"``).
+    """
 
     t_s: list[float] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
     link: list[str] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
+    detail: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+    def add(self, t_s: float, kind: str, link: str, value: float, detail: str = "") -> None:
+        self.t_s.append(t_s)
+        self.kind.append(kind)
+        self.link.append(link)
+        self.value.append(value)
+        self.detail.append(detail)
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,10 @@ class _Run:
         self.stream_names = [s.name for s in plan.streams]
         self.link_names = list(plan.links)
         self.order = [self.link_names.index(name) for name in link_order(plan)]
-        self.links = [LinkRuntime(plan.links[n], seed, self.stream_names) for n in self.link_names]
+        self.links = [
+            LinkRuntime(plan.links[n], seed, self.stream_names, self.horizon_s)
+            for n in self.link_names
+        ]
         self.sources = [Source(s, plan.duration_s, seed) for s in plan.streams]
         width = max(len(s.path) for s in plan.streams) + 1
         self.path_table = np.full((len(plan.streams), width), -1, dtype=np.int64)
@@ -92,6 +111,14 @@ class _Run:
         self.pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.links]
         self.log = ColumnBuffer(_expected_packets(plan))
         self.events = EventLog()
+        timed = [
+            (event.t_s, name, event)
+            for name, link in zip(self.link_names, self.links, strict=True)
+            for event in link.dynamics.events
+            if event.t_s < self.horizon_s
+        ]
+        for t_s, name, event in sorted(timed, key=lambda item: (item[0], item[1])):
+            self.events.add(t_s, event.kind, name, event.duration_s, event.detail)
 
     def clock(self, env: simpy.Environment):
         """The simpy process that steps the packet windows."""

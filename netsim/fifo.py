@@ -1,8 +1,14 @@
 """A FIFO single server, with or without a drop-tail limit, in vectorised form.
 
-The queue of one link direction: packets are served in arrival order at ``capacity_bps``.
+The queue of one link direction: packets are served in arrival order at ``capacity_bps``, or
+along a :class:`~netsim.capacity.ServiceCurve` when the capacity varies in time.
 :class:`FifoQueue` keeps what carries over from one window to the next (when the server frees
 up, and, with a finite buffer, the admitted packets not yet fully serialised).
+
+The recursion runs on one "clock" for both cases: seconds for a constant rate (arrival
+times, service times), bytes of cumulative work for a service curve (``W(arrival)``, packet
+sizes; Lindley on cumulative work). A packet has left by time ``a`` exactly when its
+completion ``D`` is at most ``W(a)``, so the drop-tail occupancy test is the same in both.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections import deque
 
 import numpy as np
 
+from .capacity import ServiceCurve
 from .packetlog import DROPPED
 
 __all__ = ["FifoQueue", "lindley_departures"]
@@ -35,14 +42,22 @@ class FifoQueue:
 
     ``kind`` is ``"unlimited"``, ``"bytes"`` or ``"packets"``; the limit counts the packets
     admitted and not yet fully serialised, the one in service included (docs/model.md).
+    With a ``curve`` the capacity follows it and ``capacity_bps`` is ignored.
     """
 
-    def __init__(self, capacity_bps: float, limit: float = math.inf, kind: str = "unlimited"):
+    def __init__(
+        self,
+        capacity_bps: float,
+        limit: float = math.inf,
+        kind: str = "unlimited",
+        curve: ServiceCurve | None = None,
+    ):
         self.capacity_bps = capacity_bps
+        self.curve = curve
         self.limit = limit
         self.by_bytes = kind == "bytes"
         self.unlimited = kind == "unlimited"
-        self.free_s = 0.0
+        self.free_s = 0.0  # when the server frees up: seconds, or bytes of work with a curve
         # Admitted packets not yet fully serialised (only tracked with a finite buffer).
         self._sys_depart = np.empty(0)
         self._sys_size = np.empty(0, dtype=np.int64)
@@ -51,12 +66,21 @@ class FifoQueue:
     def serve(self, arrival_s: np.ndarray, size_bytes: np.ndarray, fate: np.ndarray) -> np.ndarray:
         """Departure times of arrivals sorted by time; refused packets get ``fate`` DROPPED
         and a NaN departure."""
-        service_s = size_bytes * (8.0 / self.capacity_bps)
+        if self.curve is not None:
+            # The same recursion on cumulative work: "times" are W(t), services are bytes.
+            arrival_s = self.curve.work_at(arrival_s)
+            service_s = size_bytes.astype(np.float64)
+        else:
+            service_s = size_bytes * (8.0 / self.capacity_bps)
         if not self.unlimited:
-            return self._serve_finite(arrival_s, service_s, size_bytes, fate)
-        depart = lindley_departures(arrival_s, service_s, self.free_s)
-        if depart.size:
-            self.free_s = float(depart[-1])
+            depart = self._serve_finite(arrival_s, service_s, size_bytes, fate)
+        else:
+            depart = lindley_departures(arrival_s, service_s, self.free_s)
+            if depart.size:
+                self.free_s = float(depart[-1])
+        if self.curve is not None:
+            served = ~np.isnan(depart)
+            depart[served] = self.curve.time_of(depart[served])
         return depart
 
     def _serve_finite(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dynamics import link_dynamics
 from .fifo import FifoQueue
 from .packetlog import LOST
 from .plan import JitterModel, LinkSpec, LossModel
@@ -77,11 +78,16 @@ class ServeResult:
 class LinkRuntime:
     """The state of one link direction during a run."""
 
-    def __init__(self, spec: LinkSpec, seed: int, stream_names: list[str]) -> None:
+    def __init__(
+        self, spec: LinkSpec, seed: int, stream_names: list[str], horizon_s: float = math.inf
+    ) -> None:
         self.spec = spec
         self.seed = seed
         self.stream_names = stream_names
-        self.queue = FifoQueue(spec.capacity_bps, spec.buffer_limit, spec.buffer_kind)
+        self.dynamics = link_dynamics(spec, seed, horizon_s)
+        self.queue = FifoQueue(
+            spec.capacity_bps, spec.buffer_limit, spec.buffer_kind, self.dynamics.curve
+        )
         self.last_recv_s = -math.inf
         self._rngs: dict[tuple[int, str], np.random.Generator] = {}
         self._ge_state: dict[int, int] = {}
@@ -99,7 +105,17 @@ class LinkRuntime:
     ) -> ServeResult:
         """Serve arrivals already sorted by (time, stream, seq); see docs/model.md."""
         fate = np.zeros(arrival_s.size, dtype=np.int8)
-        depart = self.queue.serve(arrival_s, size_bytes, fate)
+        refused = self.dynamics.refuse.contains(arrival_s) if len(self.dynamics.refuse) else None
+        if refused is not None and refused.any():
+            # Packets reaching the link while it refuses them (an outage) are lost there.
+            fate[refused] = LOST
+            take = ~refused
+            depart = np.full(arrival_s.size, np.nan)
+            sub_fate = np.zeros(int(take.sum()), dtype=np.int8)
+            depart[take] = self.queue.serve(arrival_s[take], size_bytes[take], sub_fate)
+            fate[take] = sub_fate
+        else:
+            depart = self.queue.serve(arrival_s, size_bytes, fate)
         recv = self._wire(depart, stream, fate == 0, fate)
         return ServeResult(recv_s=recv, fate=fate)
 
@@ -120,7 +136,7 @@ class LinkRuntime:
                 if spec.jitter.active:
                     jitter[rows] = draw_jitter(spec.jitter, self.rng(int(s), "jitter"), rows.size)
                 if spec.loss.active:
-                    lost[rows] = self._lose(int(s), rows.size)
+                    lost[rows] = self._lose(int(s), depart[rows])
         fate[lost] = LOST
         recv = depart + spec.delay_s + jitter
         recv[fate != 0] = np.nan
@@ -133,10 +149,16 @@ class LinkRuntime:
                 self.last_recv_s = float(ordered[-1])
         return recv
 
-    def _lose(self, stream: int, n: int) -> np.ndarray:
+    def _lose(self, stream: int, depart_s: np.ndarray) -> np.ndarray:
         model = self.spec.loss
+        n = depart_s.size
         if model.kind == "iid":
             return self.rng(stream, "loss").random(n) < model.rate
+        if model.timed and self.dynamics.bad is not None:
+            # The link-wide chain: Bad or Good at the moment the packet leaves the queue.
+            bad = self.dynamics.bad.contains(depart_s)
+            threshold = np.where(bad, model.loss_bad, model.loss_good)
+            return self.rng(stream, "loss").random(n) < threshold
         states = gilbert_elliott_states(
             self.rng(stream, "ge-state").random(n), model, self._ge_state.get(stream, -1)
         )

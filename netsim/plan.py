@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .capacity import ServiceCurve
 
 __all__ = [
     "JitterModel",
     "LossModel",
     "SizeModel",
     "LinkSpec",
+    "RouteSpec",
+    "RadioSpec",
+    "HandoverSpec",
     "StreamSpec",
     "BudgetSpec",
     "NetworkPlan",
@@ -85,6 +91,12 @@ class LossModel:
     Stationary probability of Bad: pi_B = p / (p + r); long-run loss rate
     pi_G * loss_good + pi_B * loss_bad; with loss_good = 0 and loss_bad = 1 the mean burst
     length is 1 / r packets (Gilbert, Bell Syst. Tech. J. 39, 1960; Elliott, BSTJ 42, 1963).
+
+    With ``per_s`` set, ``p`` and ``r`` are instead the probabilities per step of ``per_s``
+    seconds of a chain that runs in time, once per link: every stream crossing the link fades
+    together, whatever its packet rate. Measured chains are of this kind (fitted to pings every
+    200 ms while driving); the engine runs the continuous-time chain with the same stationary
+    law and the same one-step transitions (:meth:`rates_per_s`).
     """
 
     kind: Literal["none", "iid", "gilbert-elliott"] = "none"
@@ -93,6 +105,7 @@ class LossModel:
     r: float = 1.0
     loss_good: float = 0.0
     loss_bad: float = 1.0
+    per_s: float | None = None  # None: p and r are per packet; else per step of per_s seconds
 
     @classmethod
     def iid(cls, rate: float) -> LossModel:
@@ -101,6 +114,24 @@ class LossModel:
     @property
     def active(self) -> bool:
         return self.long_run_rate() > 0.0
+
+    @property
+    def timed(self) -> bool:
+        """True when the chain runs in time (per link), not per packet (per stream)."""
+        return self.kind == "gilbert-elliott" and self.per_s is not None
+
+    def rates_per_s(self) -> tuple[float, float]:
+        """Transition rates (Good->Bad, Bad->Good) per second of the timed chain.
+
+        The continuous-time chain whose transitions over ``per_s`` equal the step's ``p`` and
+        ``r``: a + b = -ln(1 - p - r) / per_s and a / (a + b) = p / (p + r). It exists when
+        p + r < 1 (the loader checks it).
+        """
+        if not self.timed or self.per_s is None:
+            raise ValueError("rates_per_s applies to a chain with per_s")
+        total = -math.log1p(-(self.p + self.r)) / self.per_s
+        share = self.p / (self.p + self.r)
+        return total * share, total * (1.0 - share)
 
     def long_run_rate(self) -> float:
         """Long-run fraction of packets lost."""
@@ -138,12 +169,78 @@ class SizeModel:
 
 
 @dataclass(frozen=True)
+class RouteSpec:
+    """Where a mobile endpoint is over time: waypoints (x, y) in metres, driven either at a
+    constant ``speed_mps`` or reaching each waypoint at ``times_s``."""
+
+    waypoints_m: tuple[tuple[float, float], ...]
+    speed_mps: float | None = None
+    times_s: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class HandoverSpec:
+    """A3 serving-cell selection and what a handover costs.
+
+    ``interruption`` names a measured distribution (``lte``, ``nsa-anchor``, ``nsa-scg-add``,
+    ``nsa-scg-change``, ``sa``; netsim.handover) unless ``interruption_s`` fixes it.
+    ``during`` is ``buffer`` (packets wait: lossless handover with data forwarding) or
+    ``drop`` (packets reaching the link during the interruption are lost).
+    """
+
+    hysteresis_db: float = 3.0
+    time_to_trigger_s: float = 0.16
+    offset_db: float = 0.0
+    interruption: str = "lte"
+    interruption_s: float | None = None
+    during: Literal["buffer", "drop"] = "buffer"
+
+
+@dataclass(frozen=True)
+class RadioSpec:
+    """A radio link to a mobile endpoint moving past cell sites (3GPP TR 38.901 path loss).
+
+    See netsim.radiolink for the model. Powers in dBm, gains and losses in dB, heights and
+    positions in metres, ``carrier_ghz`` in GHz, ``bandwidth_hz`` in Hz. ``share`` is the
+    fraction of the cell's resources this endpoint gets; ``interference_load`` how busy the
+    other sites are (0: no interference). Below ``sinr_min_db`` there is no coverage: the
+    link is in outage, and packets reaching it are lost.
+    """
+
+    route: RouteSpec
+    sites_m: tuple[tuple[float, float], ...]
+    environment: Literal["uma", "umi", "rma"] = "uma"
+    condition: Literal["los", "nlos"] = "nlos"
+    direction: Literal["uplink", "downlink"] = "uplink"
+    carrier_ghz: float = 3.5
+    bandwidth_hz: float = 20e6
+    tx_power_dbm: float = 23.0
+    noise_figure_db: float = 5.0
+    h_bs_m: float | None = None
+    h_ut_m: float = 1.5
+    shadowing: bool = True
+    vehicle_penetration: bool = True
+    share: float = 1.0
+    interference_load: float = 0.5
+    alpha: float = 0.4
+    sinr_min_db: float = -10.0
+    max_bps_per_hz: float = 2.0
+    step_s: float = 0.01
+    handover: HandoverSpec = field(default_factory=HandoverSpec)
+
+
+@dataclass(frozen=True)
 class LinkSpec:
     """One direction of one link: a FIFO queue, a serialiser, then a delay line.
 
     A packet waits in the queue (drop-tail, ``buffer_limit`` in ``buffer_kind`` units,
     counting the packet in service), is serialised at ``capacity_bps``, may be lost on the
     wire, then travels ``delay_s`` plus a random ``jitter``.
+
+    The capacity may vary in time: along ``curve`` (a replayed trace, netsim.capacity), or
+    with the radio state of a mobile endpoint (``radio``, netsim.radiolink). During an
+    ``outage`` the link serves nothing and loses the packets that reach it. ``profile``
+    records the built-in profile the link started from (netsim.profiles), if any.
     """
 
     name: str
@@ -153,6 +250,10 @@ class LinkSpec:
     loss: LossModel = field(default_factory=LossModel)
     buffer_limit: float = math.inf
     buffer_kind: Literal["unlimited", "bytes", "packets"] = "unlimited"
+    curve: ServiceCurve | None = None
+    radio: RadioSpec | None = None
+    outages: tuple[tuple[float, float], ...] = ()  # (start_s, end_s): no service, arrivals lost
+    profile: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .version import __version__
 if TYPE_CHECKING:  # the engine imports this module, not the other way round
     from .engine import Simulation
 
-__all__ = ["Results", "StreamStats", "build_results", "RESULTS_FORMAT"]
+__all__ = ["Results", "StreamStats", "build_results", "summarise_events", "RESULTS_FORMAT"]
 
 RESULTS_FORMAT = 1
 """Version of the results.json layout; bumped when a field changes meaning."""
@@ -76,7 +76,7 @@ class Results:
             "pass": self.passed,
             "streams": {name: s.to_dict() for name, s in self.streams.items()},
             "budgets": [b.to_dict() for b in self.budgets],
-            "events": {},
+            "events": summarise_events(self.events, self.plan),
         }
 
 
@@ -129,6 +129,53 @@ def build_results(sim: Simulation) -> Results:
     return Results(
         plan=plan, seed=sim.seed, streams=streams, budgets=budgets, packets=log, events=sim.events
     )
+
+
+def summarise_events(events, plan: NetworkPlan) -> dict:
+    """Per radio link: handover and outage counts, rates and interruption percentiles.
+
+    Counts the events that start during the run's ``duration`` (not the drain). Links
+    without a radio have no control events and are left out.
+    """
+    out: dict[str, dict] = {}
+    if events is None:
+        return out
+    t = np.asarray(events.t_s, dtype=np.float64)
+    kind = np.asarray(events.kind, dtype=object)
+    link = np.asarray(events.link, dtype=object)
+    value = np.asarray(events.value, dtype=np.float64)
+    minutes = plan.duration_s / 60.0
+    for name, spec in plan.links.items():
+        if spec.radio is None and not (link == name).any():
+            continue
+        mine = (link == name) & (t < plan.duration_s)
+        handover = value[mine & (kind == "handover")]
+        outage = value[mine & (kind == "outage")]
+        out[name] = _json_safe(
+            {
+                "handovers": int(handover.size),
+                "handovers_per_min": handover.size / minutes,
+                "interruption_ms": _percentiles_ms(handover),
+                "interruption_total_s": float(handover.sum()),
+                "outages": int(outage.size),
+                "outage_total_s": float(outage.sum()),
+                "longest_outage_s": float(outage.max()) if outage.size else 0.0,
+            }
+        )
+    return out
+
+
+def _percentiles_ms(values_s: np.ndarray) -> dict[str, float] | None:
+    if not values_s.size:
+        return None
+    p50, p95, p99 = np.percentile(values_s, [50, 95, 99]) * 1e3
+    return {
+        "mean": float(values_s.mean() * 1e3),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(values_s.max() * 1e3),
+    }
 
 
 def _json_safe(value):

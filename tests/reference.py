@@ -21,6 +21,16 @@ Semantics implemented, quoting docs/model.md:
 - a packet is delivered if its receive time at the last link is ``<= duration + drain``,
   otherwise (or if it never reaches a link before then) it is in flight.
 
+Time-driven link behaviour (docs/model.md, "Time-varying links"): the link's dynamics come
+from ``netsim.dynamics.link_dynamics`` (the timelines are tested on their own), and are applied
+here plainly:
+
+- a packet reaching the link inside a refusal interval is lost there and draws nothing;
+- with a rate schedule, service integrates the piecewise rate from ``max(a, d_prev)`` segment
+  by segment until the packet's bits are sent (no cumulative-work algebra);
+- a timed loss chain: a packet leaving the queue inside a Bad interval is lost with
+  ``loss_bad``, otherwise ``loss_good``, against the same per-stream uniform.
+
 Fates use the numbering of the packet log: 0 delivered, 1 lost on the wire, 2 dropped by a
 full buffer, 3 in flight (defined here again on purpose).
 """
@@ -34,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netsim.capacity import RateSchedule
+from netsim.dynamics import link_dynamics
 from netsim.plan import JitterModel, LossModel, NetworkPlan
 from netsim.rng import component_rng
 
@@ -106,13 +118,53 @@ def _jitter_draws(model: JitterModel, rng: np.random.Generator, n: int) -> list[
     return [float(v) for v in values]
 
 
-def _loss_flags(model: LossModel, seed: int, link: str, stream: str, n: int) -> list[bool]:
-    """Whether each of a stream's ``n`` admitted packets on a link is lost on the wire."""
+def _in_any(t: float, starts, ends) -> bool:
+    return any(s <= t < e for s, e in zip(starts, ends, strict=True))
+
+
+def _serve_rate(schedule: RateSchedule, start: float, size_bytes: int) -> float:
+    """When ``size_bytes`` are sent, starting at ``start``, along a piecewise-constant rate."""
+    bits = 8.0 * size_bytes
+    times, rates, period = list(schedule.t_s), list(schedule.rate_bps), schedule.period_s
+    loop = 0 if period is None else math.floor(start / period)
+    offset = start - (0.0 if period is None else loop * period)
+    i = max(k for k in range(len(times)) if times[k] <= offset)
+    t = start
+    for _ in range(1_000_000):
+        base = 0.0 if period is None else loop * period
+        if i + 1 < len(times):
+            end = base + times[i + 1]
+        else:
+            end = math.inf if period is None else base + period
+        rate = rates[i]
+        if rate > 0 and bits <= rate * (end - t):
+            return t + bits / rate
+        if end == math.inf:
+            return math.inf
+        bits -= rate * (end - t)
+        t = end
+        i += 1
+        if i == len(times):
+            i, loop = 0, loop + 1
+    raise AssertionError("schedule never serves the packet")
+
+
+def _loss_flags(
+    model: LossModel, seed: int, link: str, stream: str, departs: list[float], bad=None
+) -> list[bool]:
+    """Whether each of a stream's admitted packets on a link is lost on the wire."""
+    n = len(departs)
     if model.kind == "none" or n == 0:
         return [False] * n
     loss_u = component_rng(seed, "link", link, "stream", stream, "loss").random(n).tolist()
     if model.kind == "iid":
         return [u < model.rate for u in loss_u]
+    if model.per_s is not None:
+        starts, ends = bad.start_s.tolist(), bad.end_s.tolist()
+        return [
+            u < (model.loss_bad if _in_any(d, starts, ends) else model.loss_good)
+            for u, d in zip(loss_u, departs, strict=True)
+        ]
     if model.kind != "gilbert-elliott":
         raise ValueError(model.kind)
     state_u = component_rng(seed, "link", link, "stream", stream, "ge-state").random(n).tolist()
@@ -159,6 +211,9 @@ def reference_run(
         spec = plan.links[name]
         link_index = link_names.index(name)
         todo = sorted(a for a in arrivals[name] if a[0] < horizon)
+        dynamics = link_dynamics(spec, seed, horizon)
+        refuse = (dynamics.refuse.start_s.tolist(), dynamics.refuse.end_s.tolist())
+        curve = dynamics.curve
 
         # Pass 1: drop-tail admission and Lindley departures (no randomness involved).
         in_system: deque[tuple[float, int]] = deque()  # (departure, size) of admitted packets
@@ -167,6 +222,10 @@ def reference_run(
         admitted: list[tuple[int, int, float]] = []  # (row, stream index, departure)
         for a, s, _, row in todo:
             size = int(size_bytes[row])
+            if _in_any(a, *refuse):
+                fate[row] = LOST
+                where[row] = link_index
+                continue
             while in_system and in_system[0][0] <= a:
                 held_bytes -= in_system.popleft()[1]
             if spec.buffer_kind == "bytes":
@@ -179,22 +238,28 @@ def reference_run(
                 fate[row] = DROPPED
                 where[row] = link_index
                 continue
-            d = max(a, d_prev) + 8 * size / spec.capacity_bps
+            if curve is None:
+                d = max(a, d_prev) + 8 * size / spec.capacity_bps
+            elif isinstance(curve, RateSchedule):
+                d = _serve_rate(curve, max(a, d_prev), size)
+            else:
+                raise NotImplementedError("tests/mahimahi_reference.py checks opportunities")
             d_prev = d
             in_system.append((d, size))
             held_bytes += size
             admitted.append((row, s, d))
 
         # Random draws per stream on this link: one per admitted packet, in arrival order.
-        counts: dict[int, int] = {}
-        for _, s, _ in admitted:
-            counts[s] = counts.get(s, 0) + 1
+        departs: dict[int, list[float]] = {}
+        for _, s, d in admitted:
+            departs.setdefault(s, []).append(d)
+        counts = {s: len(d) for s, d in departs.items()}
         jitter: dict[int, list[float]] = {}
         lost: dict[int, list[bool]] = {}
         for s, count in counts.items():
             rng = component_rng(seed, "link", name, "stream", stream_names[s], "jitter")
             jitter[s] = _jitter_draws(spec.jitter, rng, count)
-            lost[s] = _loss_flags(spec.loss, seed, name, stream_names[s], count)
+            lost[s] = _loss_flags(spec.loss, seed, name, stream_names[s], departs[s], dynamics.bad)
         used = dict.fromkeys(counts, 0)
 
         # Pass 2: loss on the wire, then the delay line.

@@ -13,18 +13,19 @@ import math
 import numpy as np
 
 from .capacity import OpportunitySchedule, zero_during
-from .plan import LinkSpec
+from .plan import JitterModel, LinkSpec
 from .rng import component_rng
 from .timeline import IntervalSet, LinkDynamics, LinkEvent, timed_chain_bad_intervals
 
-__all__ = ["link_dynamics"]
+__all__ = ["link_dynamics", "draw_jitter"]
 
 
 def link_dynamics(spec: LinkSpec, seed: int, horizon_s: float) -> LinkDynamics:
     """The dynamics of ``spec`` over [0, ``horizon_s``) for root seed ``seed``."""
     timed = spec.loss.timed and spec.loss.active
-    if (timed or spec.radio is not None) and not math.isfinite(horizon_s):
-        raise ValueError(f"link {spec.name!r}: a timed loss chain or a radio needs a finite run")
+    if (timed or spec.jitter.timed or spec.radio is not None) and not math.isfinite(horizon_s):
+        what = "timed loss, timed jitter or a radio"
+        raise ValueError(f"link {spec.name!r}: {what} needs a finite run")
     curve, refuse, events = spec.curve, IntervalSet(), ()
     if spec.radio is not None:
         from .radiolink import radio_dynamics  # the radio stack loads only when a run uses it
@@ -49,4 +50,30 @@ def link_dynamics(spec: LinkSpec, seed: int, horizon_s: float) -> LinkDynamics:
         bad = timed_chain_bad_intervals(
             spec.loss, horizon_s, component_rng(seed, "link", spec.name, "fade")
         )
-    return LinkDynamics(curve=curve, refuse=refuse, bad=bad, events=tuple(events))
+    slots, hold = None, 0.0
+    if spec.jitter.timed and spec.jitter.hold_s is not None:
+        hold = spec.jitter.hold_s
+        count = int(math.ceil(horizon_s / hold)) + 1
+        rng = component_rng(seed, "link", spec.name, "jitter-process")
+        slots = draw_jitter(spec.jitter, rng, count)
+    return LinkDynamics(
+        curve=curve,
+        refuse=refuse,
+        bad=bad,
+        events=tuple(events),
+        jitter_slots_s=slots,
+        jitter_hold_s=hold,
+    )
+
+
+def draw_jitter(model: JitterModel, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` extra delays in seconds from the link's jitter distribution."""
+    if model.distribution == "exponential":
+        return rng.exponential(model.mean_s, n)
+    if model.distribution == "uniform":
+        return rng.uniform(0.0, model.max_s, n)
+    if model.distribution == "lognormal":
+        return rng.lognormal(math.log(model.median_s), model.sigma, n)
+    if model.distribution == "pareto":
+        return rng.pareto(model.alpha, n) * model.scale_s
+    return np.zeros(n)

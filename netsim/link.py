@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dynamics import link_dynamics
+from .dynamics import draw_jitter, link_dynamics
 from .fifo import FifoQueue
 from .packetlog import LOST
-from .plan import JitterModel, LinkSpec, LossModel
+from .plan import LinkSpec, LossModel
 from .rng import component_rng
 
-__all__ = ["LinkRuntime", "ServeResult", "gilbert_elliott_states", "draw_jitter"]
+__all__ = ["LinkRuntime", "ServeResult", "gilbert_elliott_states"]
 
 
 def gilbert_elliott_states(u: np.ndarray, model: LossModel, previous: int) -> np.ndarray:
@@ -48,19 +48,6 @@ def gilbert_elliott_states(u: np.ndarray, model: LossModel, previous: int) -> np
     base = np.where(has_constant, to_bad[safe], bool(previous > 0))
     since = swaps - np.where(has_constant, swaps[safe], 0)
     return (base ^ (since & 1).astype(bool)).astype(np.int8)
-
-
-def draw_jitter(model: JitterModel, rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` extra delays in seconds from the link's jitter distribution."""
-    if model.distribution == "exponential":
-        return rng.exponential(model.mean_s, n)
-    if model.distribution == "uniform":
-        return rng.uniform(0.0, model.max_s, n)
-    if model.distribution == "lognormal":
-        return rng.lognormal(math.log(model.median_s), model.sigma, n)
-    if model.distribution == "pareto":
-        return rng.pareto(model.alpha, n) * model.scale_s
-    return np.zeros(n)
 
 
 @dataclass
@@ -127,13 +114,16 @@ class LinkRuntime:
         n = depart.size
         jitter = np.zeros(n)
         lost = np.zeros(n, dtype=bool)
-        if spec.jitter.active or spec.loss.active:
+        per_packet_jitter = spec.jitter.active and not spec.jitter.timed
+        if spec.jitter.timed and admitted.any():
+            jitter[admitted] = self.dynamics.jitter_at(depart[admitted])
+        if per_packet_jitter or spec.loss.active:
             single = stream[0] == stream[-1] and (stream == stream[0]).all()
             for s in stream[:1] if single else np.unique(stream[admitted]):
                 rows = np.flatnonzero(admitted if single else admitted & (stream == s))
                 if not rows.size:
                     continue
-                if spec.jitter.active:
+                if per_packet_jitter:
                     jitter[rows] = draw_jitter(spec.jitter, self.rng(int(s), "jitter"), rows.size)
                 if spec.loss.active:
                     lost[rows] = self._lose(int(s), depart[rows])

@@ -50,6 +50,13 @@ class JitterModel:
     before the one sent ahead of it on the same link, as LTE and NR PDCP and 802.11 block-ack
     reordering deliver in sequence to IP. With ``reorder=True`` packets are delayed
     independently, as netem does, and may overtake each other.
+
+    ``hold_s`` makes the extra delay a process in time instead of a draw per packet: one draw
+    per slot of ``hold_s`` seconds, on a grid from t = 0, shared by every packet leaving the
+    queue in that slot, whatever its stream. Measured delay percentiles come from sparse
+    probes (pings every 200 ms or so), which see the process's marginal law; a high-rate
+    stream through independent per-packet draws with FIFO order would instead see, at every
+    packet, the maximum of the recent draws, and a far heavier tail than was measured.
     """
 
     distribution: JitterDistribution = "none"
@@ -60,10 +67,16 @@ class JitterModel:
     scale_s: float = 0.0
     alpha: float = 0.0
     reorder: bool = False
+    hold_s: float | None = None
 
     @property
     def active(self) -> bool:
         return self.distribution != "none" and self.mean() > 0.0
+
+    @property
+    def timed(self) -> bool:
+        """True when the extra delay is a process in time, held for ``hold_s`` (link-wide)."""
+        return self.hold_s is not None and self.active
 
     def mean(self) -> float:
         """The distribution's mean, in seconds (``inf`` for a Pareto tail with alpha <= 1)."""
@@ -203,8 +216,9 @@ class RadioSpec:
     See netsim.radiolink for the model. Powers in dBm, gains and losses in dB, heights and
     positions in metres, ``carrier_ghz`` in GHz, ``bandwidth_hz`` in Hz. ``share`` is the
     fraction of the cell's resources this endpoint gets; ``interference_load`` how busy the
-    other sites are (0: no interference). Below ``sinr_min_db`` there is no coverage: the
-    link is in outage, and packets reaching it are lost.
+    other sites are (0: no interference). Below ``sinr_min_db`` there is no coverage and the
+    link serves nothing; a gap that lasts ``rlf_after_s`` (T310) is a radio link failure, an
+    outage, and from then until coverage returns the packets reaching the link are lost.
     """
 
     route: RouteSpec
@@ -216,6 +230,7 @@ class RadioSpec:
     bandwidth_hz: float = 20e6
     tx_power_dbm: float = 23.0
     noise_figure_db: float = 5.0
+    antenna_gain_db: float = 15.0
     h_bs_m: float | None = None
     h_ut_m: float = 1.5
     shadowing: bool = True
@@ -226,6 +241,7 @@ class RadioSpec:
     sinr_min_db: float = -10.0
     max_bps_per_hz: float = 2.0
     step_s: float = 0.01
+    rlf_after_s: float = 1.0
     handover: HandoverSpec = field(default_factory=HandoverSpec)
 
 

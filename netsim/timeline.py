@@ -99,13 +99,25 @@ class LinkDynamics:
     ``refuse`` holds the stretches during which packets reaching the link are lost;
     ``bad`` the stretches during which the timed loss chain is Bad (a packet leaving the
     queue then is lost with ``loss_bad``, otherwise with ``loss_good``); ``events`` what the
-    results report.
+    results report; ``jitter_slots_s`` the extra delay of each ``jitter_hold_s`` slot of a
+    timed jitter.
     """
 
     curve: ServiceCurve | None = None
     refuse: IntervalSet = field(default_factory=IntervalSet)
     bad: IntervalSet | None = None
     events: tuple[LinkEvent, ...] = ()
+    jitter_slots_s: np.ndarray | None = None  # a timed jitter: one extra delay per hold slot
+    jitter_hold_s: float = 0.0
+
+    def jitter_at(self, t_s: np.ndarray) -> np.ndarray:
+        """The timed jitter for packets leaving the queue at ``t_s`` (0 past the horizon)."""
+        slots = self.jitter_slots_s
+        if slots is None:
+            raise ValueError("this link has no timed jitter")
+        index = np.floor(np.asarray(t_s) / self.jitter_hold_s).astype(np.int64)
+        inside = index < slots.size
+        return np.where(inside, slots[np.where(inside, index, 0)], 0.0)
 
 
 def timed_chain_bad_intervals(

@@ -28,6 +28,8 @@ here plainly:
 - a packet reaching the link inside a refusal interval is lost there and draws nothing;
 - with a rate schedule, service integrates the piecewise rate from ``max(a, d_prev)`` segment
   by segment until the packet's bits are sent (no cumulative-work algebra);
+- a timed jitter: a packet leaving the queue at d gets the extra delay of slot
+  ``floor(d / hold)`` of the dynamics' slots, whatever its stream;
 - a timed loss chain: a packet leaving the queue inside a Bad interval is lost with
   ``loss_bad``, otherwise ``loss_good``, against the same per-stream uniform.
 
@@ -271,7 +273,12 @@ def reference_run(
                 fate[row] = LOST
                 where[row] = link_index
                 continue
-            recv = d + spec.delay_s + jitter[s][k]
+            extra = jitter[s][k]
+            if spec.jitter.hold_s is not None and spec.jitter.active:
+                slot = math.floor(d / spec.jitter.hold_s)
+                slots = dynamics.jitter_slots_s
+                extra = float(slots[slot]) if slot < slots.size else 0.0
+            recv = d + spec.delay_s + extra
             if not spec.jitter.reorder:
                 recv = max(recv, last_recv)
                 last_recv = recv

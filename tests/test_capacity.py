@@ -109,7 +109,7 @@ def _random_schedule(rng: np.random.Generator, offered_bps: float, duration: flo
 
 
 def dynamic_plan(seed: int) -> NetworkPlan:
-    """A random plan whose finite links get rate schedules, outages and timed loss chains."""
+    """A random plan whose links get rate schedules, outages, timed loss and timed jitter."""
     plan = random_plan(seed)
     rng = np.random.default_rng(10_000 + seed)
     links = {}
@@ -129,13 +129,17 @@ def dynamic_plan(seed: int) -> NetworkPlan:
                 loss_bad=float(rng.choice([1.0, 0.5])),
                 per_s=float(rng.choice([0.05, 0.2])),
             )
+        if spec.jitter.active and rng.random() < 0.5:
+            hold = float(rng.choice([0.004, 0.05]))
+            changes["jitter"] = dataclasses.replace(spec.jitter, hold_s=hold)
         links[name] = dataclasses.replace(spec, **changes)
     return dataclasses.replace(plan, links=links)
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_time_varying_links_match_reference(seed):
-    """Rate schedules, looping schedules, outages and timed chains, packet for packet."""
+    """Rate schedules, looping schedules, outages, timed chains and timed jitter, packet for
+    packet."""
     plan = dynamic_plan(seed)
     packets, _ = assert_matches_reference(plan, seed)
     assert len(packets) > 0

@@ -34,8 +34,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import ScenarioError
-from .plan import BudgetSpec, LinkSpec, NetworkPlan, StreamSpec
+from .plan import BudgetSpec, NetworkPlan, StreamSpec
 from .scenario_format import ScenarioFile
+from .scenario_links import compile_link
 from .scenario_types import describe
 from .units import format_time
 from .yamlsource import DocPath, LineMap, format_path, load_yaml
@@ -139,7 +140,8 @@ def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
     except ValidationError as exc:
         raise _first_error(exc, lines, filename) from None
     _check(model, lines, filename)
-    return Scenario(_compile(model), None, document, document_sha256(document))
+    plan = _compile(model, lines, filename)
+    return Scenario(plan, None, document, document_sha256(document))
 
 
 def document_sha256(document: Any) -> str:
@@ -340,18 +342,20 @@ def _route(order: dict[str, set[str]], start: str, goal: str) -> list[str]:
 # --- compile -------------------------------------------------------------------------------
 
 
-def _compile(model: ScenarioFile) -> NetworkPlan:
-    """The validated file as a NetworkPlan in SI units."""
+def _compile(model: ScenarioFile, lines: LineMap, filename: str) -> NetworkPlan:
+    """The validated file as a NetworkPlan in SI units.
+
+    Trace files are read relative to the scenario file's folder (the working folder for a
+    text without a file).
+    """
+
+    def error(path: DocPath, message: str) -> ScenarioError:
+        return ScenarioError(message, filename, lines.line(path), format_path(path))
+
+    is_file = not (filename.startswith("<") and filename.endswith(">"))
+    base_dir = Path(filename).parent if is_file else Path.cwd()
     links = {
-        name: LinkSpec(
-            name=name,
-            capacity_bps=link.capacity,
-            delay_s=link.delay,
-            jitter=link.jitter,
-            loss=link.loss,
-            buffer_limit=link.buffer[0],
-            buffer_kind=link.buffer[1],
-        )
+        name: compile_link(name, link, error, base_dir)
         for name, link in model.network.links.items()
     }
     streams = []

@@ -17,6 +17,7 @@ Validation errors are raised as :class:`pydantic_core.PydanticCustomError` of tw
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -31,15 +32,22 @@ from .scenario_types import (
     Buffer,
     Burst,
     Capacity,
+    Coordinate,
+    Decibel,
+    Frequency,
+    Length,
     Name,
     Percentile,
+    PositiveLength,
     PositiveTime,
+    PowerDbm,
     Ratio,
     Reorder,
     RunName,
     Seed,
     Sigma,
     Size,
+    Speed,
     StreamRate,
     Text,
     Time,
@@ -99,6 +107,15 @@ def _pick(value: dict, key: str, choices: dict[str, type[_Model]], what: str) ->
     return choices[choice]
 
 
+Hold = Annotated[
+    PositiveTime | None,
+    Field(
+        description="make the delay a process in time: one draw per slot of this length, "
+        "shared by every packet leaving the queue in it"
+    ),
+]
+
+
 class ExponentialJitter(_Model):
     """Exponential extra delay with the given mean."""
 
@@ -106,9 +123,10 @@ class ExponentialJitter(_Model):
     distribution: Literal["exponential"]
     mean: Time
     reorder: Reorder = False
+    hold: Hold = None
 
     def plan(self) -> JitterModel:
-        return JitterModel("exponential", mean_s=self.mean, reorder=self.reorder)
+        return JitterModel("exponential", mean_s=self.mean, reorder=self.reorder, hold_s=self.hold)
 
 
 class UniformJitter(_Model):
@@ -118,9 +136,10 @@ class UniformJitter(_Model):
     distribution: Literal["uniform"]
     max: Time
     reorder: Reorder = False
+    hold: Hold = None
 
     def plan(self) -> JitterModel:
-        return JitterModel("uniform", max_s=self.max, reorder=self.reorder)
+        return JitterModel("uniform", max_s=self.max, reorder=self.reorder, hold_s=self.hold)
 
 
 class LognormalJitter(_Model):
@@ -131,10 +150,15 @@ class LognormalJitter(_Model):
     median: Time
     sigma: Sigma
     reorder: Reorder = False
+    hold: Hold = None
 
     def plan(self) -> JitterModel:
         return JitterModel(
-            "lognormal", median_s=self.median, sigma=self.sigma, reorder=self.reorder
+            "lognormal",
+            median_s=self.median,
+            sigma=self.sigma,
+            reorder=self.reorder,
+            hold_s=self.hold,
         )
 
 
@@ -146,9 +170,16 @@ class ParetoJitter(_Model):
     scale: Time
     alpha: Alpha
     reorder: Reorder = False
+    hold: Hold = None
 
     def plan(self) -> JitterModel:
-        return JitterModel("pareto", scale_s=self.scale, alpha=self.alpha, reorder=self.reorder)
+        return JitterModel(
+            "pareto",
+            scale_s=self.scale,
+            alpha=self.alpha,
+            reorder=self.reorder,
+            hold_s=self.hold,
+        )
 
 
 _JITTERS: dict[str, type[_Model]] = {
@@ -186,35 +217,79 @@ class GilbertElliottLoss(_Model):
 
     what = "Gilbert-Elliott loss"
     model: Literal["gilbert-elliott"]
-    p: Annotated[Ratio, Field(description="probability of moving from Good to Bad, per packet")]
-    r: Annotated[Ratio, Field(description="probability of moving from Bad to Good, per packet")]
+    p: Annotated[Ratio, Field(description="probability of moving from Good to Bad, per step")]
+    r: Annotated[Ratio, Field(description="probability of moving from Bad to Good, per step")]
     loss_good: Ratio = _default("0%")
     loss_bad: Ratio = _default("100%")
+    per: Annotated[
+        PositiveTime | None,
+        Field(
+            description="the step is this much time (the chain runs in time, link-wide, as "
+            "measured chains fitted to pings do); without it the step is one packet"
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _check(self) -> GilbertElliottLoss:
         if self.p + self.r == 0:
             raise fail("p and r cannot both be 0: the chain would never move", "r")
+        if self.per is not None and self.p + self.r >= 1:
+            raise fail(
+                f"a chain in time needs p + r < 1 (got {self.p + self.r:.6g}): with p + r >= 1 "
+                "it alternates faster than its step and has no continuous-time equivalent",
+                "r",
+            )
         return self
 
     def plan(self) -> LossModel:
         return LossModel(
-            "gilbert-elliott", p=self.p, r=self.r, loss_good=self.loss_good, loss_bad=self.loss_bad
+            "gilbert-elliott",
+            p=self.p,
+            r=self.r,
+            loss_good=self.loss_good,
+            loss_bad=self.loss_bad,
+            per_s=self.per,
         )
 
 
+TIMED_STEP_S = 0.001  # how a burst given in time is stored as a chain per step (any step works)
+
+
+def _burst(value: object) -> float | tuple[float]:
+    """A burst in packets (a number), or in time (a string with a unit) as a 1-tuple."""
+    if isinstance(value, str):
+        seconds = time_value(value)
+        if seconds <= 0:
+            raise fail(f"expected a burst time > 0, got {describe(value)}")
+        return (seconds,)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        expected = "a number of packets >= 1 or a time such as '1.5s'"
+        raise fail(f"expected {expected}, got {describe(value)}")
+    return float(value)
+
+
 class BurstLoss(_Model):
-    """Gilbert-Elliott loss by its long-run rate and mean burst length (r = 1/burst)."""
+    """Gilbert-Elliott loss by its long-run rate and mean burst length.
+
+    A burst in packets (a number) gives the per-packet chain with r = 1/burst. A burst in
+    time (``1.5s``) gives a chain in time, link-wide: Bad stretches last ``burst`` on average.
+    """
 
     what = "Gilbert-Elliott loss"
     model: Literal["gilbert-elliott"]
     rate: Annotated[Ratio, Field(description="long-run loss rate, < 100%")]
-    burst: Burst
+    burst: Annotated[
+        Any,
+        BeforeValidator(_burst, json_schema_input_type=Burst | PositiveTime),
+        Field(description="mean burst: packets (a number >= 1) or a time ('1.5s')"),
+    ]
 
     @model_validator(mode="after")
     def _check(self) -> BurstLoss:
         if self.rate >= 1:
             raise fail(f"expected a loss rate below 100%, got {self.rate:.6g}", "rate")
+        if isinstance(self.burst, tuple):
+            return self
         if self.rate > self.burst / (1 + self.burst):
             limit = self.burst / (1 + self.burst)
             raise fail(
@@ -225,6 +300,13 @@ class BurstLoss(_Model):
         return self
 
     def plan(self) -> LossModel:
+        if isinstance(self.burst, tuple):  # a mean Bad time: rates 1/burst and rate/(1-rate)/burst
+            to_good = 1.0 / self.burst[0]
+            to_bad = self.rate * to_good / (1.0 - self.rate)
+            step = TIMED_STEP_S
+            moved = -math.expm1(-(to_bad + to_good) * step)
+            share = to_bad / (to_bad + to_good)
+            return LossModel("gilbert-elliott", p=moved * share, r=moved * (1 - share), per_s=step)
         r = 1.0 / self.burst
         p = self.rate * r / (1.0 - self.rate)
         return LossModel("gilbert-elliott", p=p, r=r, loss_good=0.0, loss_bad=1.0)
@@ -320,15 +402,192 @@ PacketSize = Annotated[
 ]
 
 
+class OutageEntry(_Model):
+    """A stretch without service: the link serves nothing and loses what reaches it."""
+
+    what = "an outage"
+    start: Time
+    duration: PositiveTime
+
+
+class TraceEntry(_Model):
+    """A capacity trace file and its format."""
+
+    what = "a trace"
+    file: Name
+    format: Literal["mahimahi", "csv"]
+
+
+def _trace(value: object) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise fail("expected a trace file name, got an empty string")
+        kind = "csv" if value.lower().endswith(".csv") else "mahimahi"
+        return TraceEntry(file=value, format=kind)
+    if isinstance(value, dict):
+        return _validate(TraceEntry, value)
+    raise fail(
+        f"expected a trace file name or a mapping with file and format, got {describe(value)}"
+    )
+
+
+Trace = Annotated[Any, BeforeValidator(_trace, json_schema_input_type=Name | TraceEntry)]
+Point = tuple[Coordinate, Coordinate]
+
+
+class RouteEntry(_Model):
+    """Where the mobile endpoint drives: a straight road of some length, or waypoints."""
+
+    what = "a route"
+    length: Annotated[PositiveLength | None, Field(description="a straight road along x")] = None
+    points: Annotated[list[Point] | None, Field(min_length=2, description="[x, y] waypoints")] = (
+        None
+    )
+    speed: Speed | None = None
+    times: Annotated[list[Time] | None, Field(description="when each point is reached")] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RouteEntry:
+        if (self.length is None) == (self.points is None):
+            raise fail("a route needs either length (a straight road) or points, not both")
+        if (self.speed is None) == (self.times is None):
+            raise fail("a route needs either speed or times, not both")
+        if self.times is not None:
+            if self.points is None:
+                raise fail("times go with points, one per point", "times", at_key=True)
+            if len(self.times) != len(self.points):
+                raise fail(
+                    f"expected one time per point ({len(self.points)}), got {len(self.times)}",
+                    "times",
+                    at_key=True,
+                )
+        return self
+
+
+class SitesEntry(_Model):
+    """Cell sites evenly spaced along the x axis (the road), on one side or alternating."""
+
+    what = "sites"
+    spacing: PositiveLength
+    offset: Annotated[Length, Field(description="distance from the road")] = _default("50m")
+    first: Annotated[Length | None, Field(description="x of the first site")] = None
+    side: Literal["left", "right", "alternate"] = "alternate"
+
+
+def _sites(value: object) -> Any:
+    if isinstance(value, dict):
+        return _validate(SitesEntry, value)
+    if isinstance(value, list):
+        if not value:
+            raise fail("expected at least one site")
+        return _validate(_SiteList, {"sites": value}).sites
+    raise fail(f"expected a list of [x, y] sites or a mapping with spacing, got {describe(value)}")
+
+
+class _SiteList(_Model):
+    what = "sites"
+    sites: list[Point]
+
+
+Sites = Annotated[Any, BeforeValidator(_sites, json_schema_input_type=list[Point] | SitesEntry)]
+
+
+def _interruption(value: object) -> str | float:
+    kinds = ("lte", "nsa-anchor", "nsa-scg-add", "nsa-scg-change", "sa")
+    if isinstance(value, str) and value in kinds:
+        return value
+    if isinstance(value, str) and any(c.isdigit() for c in value):
+        return time_value(value)
+    raise fail(
+        f"expected one of {', '.join(kinds)} or a time such as '50ms', got {describe(value)}"
+    )
+
+
+class HandoverEntry(_Model):
+    """A3 serving-cell selection and the cost of a handover."""
+
+    what = "handover"
+    hysteresis: Decibel = _default("3dB")
+    time_to_trigger: Time = _default("160ms")
+    offset: Decibel = _default("0dB")
+    interruption: Annotated[
+        Any,
+        BeforeValidator(_interruption),
+        Field(
+            description="a measured distribution (lte, nsa-anchor, nsa-scg-add, nsa-scg-change, "
+            "sa) or a fixed time; default: the profile's, else lte",
+            json_schema_extra={"type": "string"},
+        ),
+    ] = None
+    during: Annotated[
+        Literal["buffer", "drop"], Field(description="what happens to packets meanwhile")
+    ] = "buffer"
+
+
+class EfficiencyEntry(_Model):
+    """Truncated Shannon mapping, TR 36.942 Annex A.1."""
+
+    what = "efficiency"
+    alpha: Annotated[float, Field(gt=0, le=1, strict=True)]
+    min_sinr: Decibel
+    max: Annotated[float, Field(gt=0, strict=True, description="bit/s/Hz")]
+
+
+class RadioEntry(_Model):
+    """A radio link to an endpoint moving past cell sites (3GPP TR 38.901)."""
+
+    what = "a radio"
+    route: RouteEntry
+    sites: Sites
+    environment: Literal["uma", "umi", "rma"] = "uma"
+    condition: Literal["los", "nlos"] = "nlos"
+    carrier: Frequency = _default("3.5GHz")
+    bandwidth: Frequency = _default("20MHz")
+    tx_power: Annotated[PowerDbm | None, Field(description="default 23dBm up, 46dBm down")] = None
+    noise_figure: Annotated[Decibel | None, Field(description="default 5dB up, 9dB down")] = None
+    antenna_gain: Decibel = _default("15dB")
+    base_station_height: PositiveLength | None = None
+    ue_height: PositiveLength = _default("1.5m")
+    shadowing: Annotated[bool, Field(strict=True)] = True
+    vehicle_penetration: Annotated[bool, Field(strict=True)] = True
+    share: Annotated[Ratio, Field(description="fraction of the cell's resources")] = _default(1)
+    interference_load: Ratio = _default("50%")
+    efficiency: EfficiencyEntry | None = None
+    step: PositiveTime = _default("10ms")
+    radio_link_failure: Annotated[
+        PositiveTime, Field(description="a coverage gap this long is an outage (T310)")
+    ] = _default("1s")
+    handover: HandoverEntry = HandoverEntry()
+
+
 class LinkEntry(_Model):
-    """One direction of a link: drop-tail queue, serialiser, loss, then delay and jitter."""
+    """One direction of a link: drop-tail queue, serialiser, loss, then delay and jitter.
+
+    ``profile`` starts from a built-in profile (``medlink profiles``); the fields given
+    override it. ``trace`` or ``radio`` make the capacity vary in time.
+    """
 
     what = "a link"
+    profile: Annotated[Name | None, Field(description="a built-in profile: medlink profiles")] = (
+        None
+    )
+    direction: Literal["uplink", "downlink"] | None = None
     capacity: Capacity = _default("unlimited")
     delay: Time = _default("0ms")
     jitter: Jitter = _default("0ms")
     loss: Loss = _default("0%")
     buffer: Buffer = _default("unlimited")
+    distance: Annotated[
+        PositiveLength | None, Field(description="fibre path behind the link, adds its delay")
+    ] = None
+    routing_factor: Annotated[
+        float | None, Field(ge=1, strict=False, description="path length over distance")
+    ] = None
+    trace: Annotated[Trace | None, Field(description="Mahimahi trace, or a .csv of time,Mbps")] = (
+        None
+    )
+    outages: list[OutageEntry] = []
+    radio: RadioEntry | None = None
 
 
 class NetworkEntry(_Model):

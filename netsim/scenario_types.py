@@ -40,6 +40,13 @@ __all__ = [
     "Burst",
     "Percentile",
     "Seed",
+    "Coordinate",
+    "Length",
+    "PositiveLength",
+    "Speed",
+    "Frequency",
+    "Decibel",
+    "PowerDbm",
     "bytes_value",
     "time_value",
     "ratio_value",
@@ -315,5 +322,72 @@ RunName = Annotated[
             "pattern": f"^{RUN_NAME.pattern}$",
             "description": "the run's name; it names the output folder",
         }
+    ),
+]
+
+
+def _quantity(
+    parse: Callable[[Any], float],
+    expected: str,
+    *,
+    minimum: float | None = None,
+    strict: bool = False,
+) -> Callable[[object], float]:
+    def validate(value: object) -> float:
+        number = _parse(parse, expected, value)
+        if minimum is not None and (number < minimum or (strict and number == minimum)):
+            bound = f"{'>' if strict else '>='} {minimum:g}"
+            raise fail(f"expected {expected} {bound}, got {describe(value)}")
+        return number
+
+    return validate
+
+
+_LENGTH = _units_pattern(units.LENGTH_UNITS)
+Coordinate = Annotated[
+    float,
+    BeforeValidator(_quantity(units.parse_length, "a length such as '500m'")),
+    _schema("a coordinate in m or km", ["0m", "2.5km"], _LENGTH, True),
+]
+Length = Annotated[
+    float,
+    BeforeValidator(_quantity(units.parse_length, "a length such as '500m'", minimum=0.0)),
+    _schema("a length >= 0 in m or km", ["50m", "3km"], _LENGTH, True),
+]
+PositiveLength = Annotated[
+    float,
+    BeforeValidator(
+        _quantity(units.parse_length, "a length such as '500m'", minimum=0.0, strict=True)
+    ),
+    _schema("a length > 0 in m or km", ["500m", "3000km"], _LENGTH),
+]
+Speed = Annotated[
+    float,
+    BeforeValidator(
+        _quantity(units.parse_speed, "a speed such as '50km/h'", minimum=0.0, strict=True)
+    ),
+    _schema("a speed > 0 in km/h or m/s", ["50km/h", "14m/s"], _units_pattern(units.SPEED_UNITS)),
+]
+Frequency = Annotated[
+    float,
+    BeforeValidator(
+        _quantity(units.parse_frequency, "a frequency such as '3.5GHz'", minimum=0.0, strict=True)
+    ),
+    _schema(
+        "a frequency > 0 in Hz, kHz, MHz or GHz",
+        ["3.5GHz", "20MHz"],
+        _units_pattern(units.FREQUENCY_UNITS),
+    ),
+]
+Decibel = Annotated[
+    float,
+    BeforeValidator(_quantity(units.parse_db, "a level such as '3dB'")),
+    _schema("a level in dB", ["3dB", "-10dB"], _units_pattern({"dB": 1}), True),
+]
+PowerDbm = Annotated[
+    float,
+    BeforeValidator(_quantity(units.parse_dbm, "a power such as '23dBm'")),
+    _schema(
+        "a power in dBm, mW or W", ["23dBm", "46dBm"], _units_pattern({"dBm": 1, "mW": 1, "W": 1})
     ),
 ]

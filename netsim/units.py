@@ -21,6 +21,11 @@ __all__ = [
     "parse_size",
     "parse_ratio",
     "parse_buffer",
+    "parse_length",
+    "parse_speed",
+    "parse_frequency",
+    "parse_db",
+    "parse_dbm",
     "format_time",
     "format_rate",
     "format_size",
@@ -65,6 +70,9 @@ SIZE_UNITS = {
     "GiB": 1024**3,
 }
 PACKET_COUNT_UNITS = ("p", "pkt", "pkts", "packet", "packets")
+LENGTH_UNITS = {"m": 1.0, "km": 1000.0}
+SPEED_UNITS = {"m/s": 1.0, "km/h": 1000.0 / 3600.0, "kmh": 1000.0 / 3600.0}
+FREQUENCY_UNITS = {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
 
 
 def _split(value: object, what: str, example: str) -> tuple[float, str]:
@@ -169,6 +177,41 @@ def parse_buffer(value: object) -> tuple[float, str]:
     raise UnitError(
         f"expected a buffer such as '64KB', '100 packets' or 'unlimited', got {value!r}"
     )
+
+
+def parse_length(value: object) -> float:
+    """Parse a length such as ``500m`` or ``3.2km`` to metres (may be negative: a coordinate)."""
+    return _scaled(value, LENGTH_UNITS, "a length", "'500m'")
+
+
+def parse_speed(value: object) -> float:
+    """Parse a speed such as ``50km/h`` or ``14m/s`` to metres per second."""
+    return _scaled(value, SPEED_UNITS, "a speed", "'50km/h'")
+
+
+def parse_frequency(value: object) -> float:
+    """Parse a frequency such as ``3.5GHz`` or ``20MHz`` to hertz."""
+    return _scaled(value, FREQUENCY_UNITS, "a frequency", "'3.5GHz'")
+
+
+def parse_db(value: object) -> float:
+    """Parse a power ratio in decibels, ``3dB`` (a bare 0 is accepted)."""
+    return _scaled(value, {"dB": 1.0}, "a level in dB", "'3dB'")
+
+
+def parse_dbm(value: object) -> float:
+    """Parse a power, ``23dBm``, ``200mW`` or ``20W``, to dBm."""
+    number, unit = _split(value, "a power", "'23dBm'")
+    if unit == "dBm":
+        return number
+    if unit in ("mW", "W"):
+        milliwatts = number * (1.0 if unit == "mW" else 1000.0)
+        if milliwatts <= 0:
+            raise UnitError(f"a power in {unit} must be > 0, got {value!r}")
+        return 10.0 * math.log10(milliwatts)
+    if unit == "":
+        raise UnitError(f"power {value!r} needs a unit, such as '23dBm'")
+    raise UnitError(f"unknown unit {unit!r} in {value!r}: a power takes dBm, mW, W")
 
 
 def format_time(seconds: float) -> str:

@@ -1,4 +1,4 @@
-"""The ``medlink`` command line: run, validate, schema.
+"""The ``medlink`` command line: run, validate, profiles, schema.
 
 Exit codes: 0 every budget holds; 1 a budget failed; 2 invalid input or usage (one line on
 stderr naming file, line and field; nothing written).
@@ -139,6 +139,28 @@ def validate(
             f"{len(plan.budgets)} budgets"
         )
     raise typer.Exit(EXIT_INPUT if bad else EXIT_PASS)
+
+
+@app.command()
+def profiles(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Profiles to show [default: all].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (SI units).")] = False,
+) -> None:
+    """List the built-in link profiles with their figures and sources."""
+    from .profiles import PROFILES
+    from .profiles_view import render_profiles
+
+    chosen = list(names or PROFILES)
+    unknown = [name for name in chosen if name not in PROFILES]
+    if unknown:
+        _fail_input(f"unknown profile {unknown[0]!r}; profiles are: {', '.join(PROFILES)}")
+    if as_json:
+        document = {name: PROFILES[name].to_dict() for name in chosen}
+        typer.echo(json.dumps(document, indent=2, allow_nan=False))
+    else:
+        typer.echo(render_profiles([PROFILES[name] for name in chosen]))
 
 
 @app.command()

@@ -1,0 +1,195 @@
+"""Link realism end to end: profiles, radio along a route, handovers and outages in a run.
+
+The pieces have their own tests (test_radio, test_handover, test_profiles, test_capacity);
+these hold the assembled engine to the figures and counts they should produce:
+
+- a profile's link, probed sparsely, shows the one-way delay percentiles it cites;
+- a straight road past evenly spaced sites, without shadowing, gives one handover per cell
+  border, reported in results.json with the interruption percentiles;
+- packets wait out a handover (``buffer``) or are lost in it (``drop``) as configured;
+- a coverage hole longer than the radio-link-failure time is an outage and loses packets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.special import ndtri
+
+from netsim import load_scenario_text, run
+from netsim.packetlog import DELIVERED, LOST
+from netsim.profiles import PROFILES
+from netsim.profiles_view import model_delay_quantile_s
+
+from .test_cli import medlink, write
+
+ROAD = """\
+name: road
+seed: 5
+duration: DURATION
+drain: 2s
+network:
+  links:
+    up:
+      direction: uplink
+      radio:
+        route: {length: 5km, speed: 72km/h}
+        sites: SITES
+        shadowing: false
+        vehicle_penetration: false
+        handover: HANDOVER
+streams:
+  - {name: probe, type: cbr, packet_size: 200B, rate: 200pps, path: [up]}
+"""
+
+
+def road(duration="250s", sites="{spacing: 500m, offset: 50m}", handover="{}"):
+    text = ROAD.replace("DURATION", duration).replace("SITES", sites)
+    return load_scenario_text(text.replace("HANDOVER", handover))
+
+
+def test_profiles_command_lists_every_profile_with_sources(capsys):
+    """`medlink profiles` shows each profile, its delay percentiles and its sources."""
+    code, stdout, _ = medlink(capsys, "profiles")
+    assert code == 0
+    for name in PROFILES:
+        assert f"\n{name}: " in f"\n{stdout}"
+    assert stdout.count("sources:") == len(PROFILES)
+    assert "[read]" in stdout and "Hassan" in stdout
+
+
+def test_profiles_json_is_machine_readable(capsys):
+    """`--json` gives every profile in SI units with its figures and their marks."""
+    code, stdout, _ = medlink(capsys, "profiles", "--json")
+    assert code == 0
+    document = json.loads(stdout)
+    assert list(document) == list(PROFILES)
+    sa = document["5g-sa"]
+    assert sa["uplink"]["capacity_bps"] == PROFILES["5g-sa"].uplink.capacity_bps
+    assert all(f["source"] and f["mark"] for f in sa["figures"])
+
+
+def test_profiles_unknown_name_is_an_input_error(capsys):
+    code, _, stderr = medlink(capsys, "profiles", "5g-xx")
+    assert code == 2 and "unknown profile '5g-xx'" in stderr and len(stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["4g-lte", "5g-nsa", "5g-sa", "wifi-5"])
+def test_profile_link_shows_its_cited_delay_percentiles(name):
+    """A sparse probe through a profile's link sees the fitted (cited) one-way percentiles.
+
+    20 probes/s for 5000 s: 100,000 latencies, each from its own 20 ms delay slot. A
+    sample quantile of n draws has standard error sqrt(p (1 - p) / n) / f(q), with f the
+    lognormal density at q, f(q) = phi(z) / ((q - shift) sigma); the check allows 4.5 of them.
+    """
+    text = f"""\
+name: probe-{name}
+duration: 5000s
+network:
+  links:
+    air: {{profile: {name}, direction: uplink}}
+streams:
+  - {{name: probe, type: cbr, packet_size: 100B, rate: 20pps, path: [air]}}
+"""
+    plan = load_scenario_text(text).plan
+    result = run(plan, seed=11)
+    probe = result.streams["probe"]
+    side = PROFILES[name].uplink
+    n = probe.packets_delivered
+    for key, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        expected_s = model_delay_quantile_s(side.delay_s, side.jitter, p)
+        z = float(ndtri(p))
+        density = math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+        density /= (expected_s - side.delay_s) * side.jitter.sigma
+        se_ms = math.sqrt(p * (1 - p) / n) / density * 1e3
+        expected_ms = (expected_s + 800 / side.capacity_bps) * 1e3
+        assert se_ms < 0.05 * expected_ms, key
+        assert abs(probe.latency_ms[key] - expected_ms) <= 4.5 * se_ms, key
+
+
+def test_straight_road_gives_one_handover_per_cell_border(capsys, tmp_path):
+    """10 sites, 500 m apart along a 5 km road, no shadowing: 9 handovers, reported."""
+    scenario = road()
+    result = run(scenario.plan)
+    events = result.to_dict()["events"]["up"]
+    assert events["handovers"] == 9
+    assert events["handovers_per_min"] == pytest.approx(9 / (250 / 60))
+    assert events["outages"] == 0
+    # LTE interruptions by default (Hassan et al. 2022): 9 draws, medians near 34 ms.
+    assert 15 < events["interruption_ms"]["p50"] < 70
+    # The handovers happen near the cell borders (multiples of 500 m at 20 m/s).
+    handover_t = [
+        t for t, k in zip(result.events.t_s, result.events.kind, strict=True) if k == "handover"
+    ]
+    borders = np.arange(1, 10) * 500 / 20.0
+    assert np.all(np.abs(np.array(handover_t) - borders) < 2.0)
+    path = write(
+        tmp_path,
+        ROAD.replace("DURATION", "250s")
+        .replace("SITES", "{spacing: 500m, offset: 50m}")
+        .replace("HANDOVER", "{}"),
+    )
+    code, _, _ = medlink(capsys, "run", path, "--out", tmp_path / "out")
+    assert code == 0
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["events"]["up"]["handovers"] == 9
+
+
+def test_buffered_handover_delays_packets_and_loses_none():
+    """With `during: buffer`, a 300 ms interruption holds packets back but loses none."""
+    result = run(road(handover="{interruption: 300ms, during: buffer}").plan)
+    probe = result.streams["probe"]
+    assert probe.packets_lost == 0 and probe.packets_dropped == 0
+    assert probe.latency_ms["max"] >= 290.0
+
+
+def test_dropping_handover_loses_what_arrives_during_it():
+    """With `during: drop`, the packets reaching the link in an interruption are lost.
+
+    9 interruptions of 100 ms at 200 packets/s: 9 x 20 = 180 packets (one more or less per
+    interruption, by where the CBR ticks fall).
+    """
+    result = run(road(handover="{interruption: 100ms, during: drop}").plan)
+    fate = result.packets.fate
+    assert abs(int(np.count_nonzero(fate == LOST)) - 180) <= 9
+    assert result.to_dict()["events"]["up"]["interruption_total_s"] == pytest.approx(0.9)
+
+
+def test_coverage_hole_is_an_outage_that_loses_packets():
+    """Two sites 4 km apart at 3.5 GHz leave a hole mid-road: outages, and packets lost there.
+
+    With the radio-link-failure time of 1 s, packets reaching the link from 1 s into the hole
+    until coverage returns are lost; the rest of the hole they wait.
+    """
+    scenario = road(sites="[[0m, 50m], [5km, 50m]]", handover="{}")
+    result = run(scenario.plan)
+    events = result.to_dict()["events"]["up"]
+    assert events["outages"] >= 1 and events["longest_outage_s"] > 5.0
+    lost = result.packets.fate == LOST
+    sent = result.packets.t_send_s
+    assert lost.any()
+    t = np.array(result.events.t_s)
+    kind = np.array(result.events.kind)
+    length = np.array(result.events.value)
+    starts, ends = t[kind == "outage"], t[kind == "outage"] + length[kind == "outage"]
+    inside = np.zeros(sent.size, dtype=bool)
+    for a, b in zip(starts + 1.0, ends, strict=True):
+        inside |= (sent >= a) & (sent < b)
+    # Every lost packet was sent inside an outage, past its first second.
+    assert inside[lost].all()
+    assert (result.packets.fate[~inside] == DELIVERED).mean() > 0.99
+
+
+def test_radio_runs_are_reproducible_and_seeded():
+    """The same seed gives the same events and packets; another seed, other draws."""
+    text = ROAD.replace("DURATION", "100s").replace("SITES", "{spacing: 400m}")
+    plan = load_scenario_text(
+        text.replace("shadowing: false", "shadowing: true").replace("HANDOVER", "{}")
+    ).plan
+    a, b, c = run(plan, seed=1), run(plan, seed=1), run(plan, seed=2)
+    assert a.events.t_s == b.events.t_s and a.events.value == b.events.value
+    np.testing.assert_array_equal(a.packets.t_recv_s, b.packets.t_recv_s)
+    assert a.events.value != c.events.value

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from netsim import load_scenario_text, run
+from netsim import load_scenario, load_scenario_text, run
 from netsim.packetlog import DELIVERED, LOST
 from netsim.profiles import PROFILES
 from netsim.profiles_view import model_delay_quantile_s
 
 from .test_cli import medlink, write
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ROAD = """\
 name: road
@@ -193,3 +197,23 @@ def test_radio_runs_are_reproducible_and_seeded():
     assert a.events.t_s == b.events.t_s and a.events.value == b.events.value
     np.testing.assert_array_equal(a.packets.t_recv_s, b.packets.t_recv_s)
     assert a.events.value != c.events.value
+
+
+def test_readme_link_example_loads_and_runs(tmp_path):
+    """The README's link example is a valid network (with a small trace made here)."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Realistic links.*?```yaml\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces" / "TMobile-LTE-short.up").write_text("1\n2\n2\n5\n")
+    names = re.findall(r"^    ([\w-]+):", block, re.M)
+    streams = "\n".join(
+        f"  - {{name: s-{n}, type: cbr, packet_size: 200B, rate: 50pps, path: [{n}]}}"
+        for n in names
+    )
+    text = f"name: readme\nduration: 20s\n{block}streams:\n{streams}\n"
+    path = tmp_path / "readme.yaml"
+    path.write_text(text)
+    plan = load_scenario(path).plan
+    assert set(plan.links) == {"radio-up", "backhaul", "replay", "outage"}
+    result = run(plan, duration_s=5.0)
+    assert result.streams["s-replay"].packets_delivered > 0

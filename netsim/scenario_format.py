@@ -18,15 +18,25 @@ Validation errors are raised as :class:`pydantic_core.PydanticCustomError` of tw
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .plan import JitterModel, LossModel, SizeModel
 from .scenario_types import (
     LINK_NAME,
+    TIME_PATTERN,
     Alpha,
     BitRate,
     Buffer,
@@ -43,6 +53,7 @@ from .scenario_types import (
     PowerDbm,
     Ratio,
     Reorder,
+    RoutingFactor,
     RunName,
     Seed,
     Sigma,
@@ -448,10 +459,16 @@ class RouteEntry(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> RouteEntry:
-        if (self.length is None) == (self.points is None):
-            raise fail("a route needs either length (a straight road) or points, not both")
-        if (self.speed is None) == (self.times is None):
-            raise fail("a route needs either speed or times, not both")
+        if self.length is None and self.points is None:
+            raise fail("a route needs length (a straight road) or points")
+        if self.length is not None and self.points is not None:
+            raise fail(
+                "give either length (a straight road) or points, not both", "points", at_key=True
+            )
+        if self.speed is None and self.times is None:
+            raise fail("a route needs speed or times")
+        if self.speed is not None and self.times is not None:
+            raise fail("give either speed or times, not both", "times", at_key=True)
         if self.times is not None:
             if self.points is None:
                 raise fail("times go with points, one per point", "times", at_key=True)
@@ -474,19 +491,21 @@ class SitesEntry(_Model):
     side: Literal["left", "right", "alternate"] = "alternate"
 
 
+_POINTS = TypeAdapter(list[Point])
+
+
 def _sites(value: object) -> Any:
     if isinstance(value, dict):
         return _validate(SitesEntry, value)
     if isinstance(value, list):
         if not value:
             raise fail("expected at least one site")
-        return _validate(_SiteList, {"sites": value}).sites
+        try:
+            return _POINTS.validate_python(value)
+        except ValidationError as exc:
+            ctx = {"errors": exc.errors(include_url=False), "message": "invalid sites"}
+            raise PydanticCustomError("nested", "{message}", ctx) from None
     raise fail(f"expected a list of [x, y] sites or a mapping with spacing, got {describe(value)}")
-
-
-class _SiteList(_Model):
-    what = "sites"
-    sites: list[Point]
 
 
 Sites = Annotated[Any, BeforeValidator(_sites, json_schema_input_type=list[Point] | SitesEntry)]
@@ -496,11 +515,10 @@ def _interruption(value: object) -> str | float:
     kinds = ("lte", "nsa-anchor", "nsa-scg-add", "nsa-scg-change", "sa")
     if isinstance(value, str) and value in kinds:
         return value
-    if isinstance(value, str) and any(c.isdigit() for c in value):
+    if isinstance(value, str) and re.fullmatch(TIME_PATTERN, value):
         return time_value(value)
-    raise fail(
-        f"expected one of {', '.join(kinds)} or a time such as '50ms', got {describe(value)}"
-    )
+    expected = f"one of {', '.join(kinds)} or a time such as '50ms'"
+    raise fail(f"expected {expected}, got {describe(value)}")
 
 
 class HandoverEntry(_Model):
@@ -550,7 +568,9 @@ class RadioEntry(_Model):
     ue_height: PositiveLength = _default("1.5m")
     shadowing: Annotated[bool, Field(strict=True)] = True
     vehicle_penetration: Annotated[bool, Field(strict=True)] = True
-    share: Annotated[Ratio, Field(description="fraction of the cell's resources")] = _default(1)
+    share: Annotated[Ratio, Field(description="fraction of the cell's resources, > 0")] = _default(
+        1
+    )
     interference_load: Ratio = _default("50%")
     efficiency: EfficiencyEntry | None = None
     step: PositiveTime = _default("10ms")
@@ -558,6 +578,12 @@ class RadioEntry(_Model):
         PositiveTime, Field(description="a coverage gap this long is an outage (T310)")
     ] = _default("1s")
     handover: HandoverEntry = HandoverEntry()
+
+    @model_validator(mode="after")
+    def _check(self) -> RadioEntry:
+        if self.share <= 0:
+            raise fail("expected a share > 0 (a link that never serves anything)", "share")
+        return self
 
 
 class LinkEntry(_Model):
@@ -580,9 +606,7 @@ class LinkEntry(_Model):
     distance: Annotated[
         PositiveLength | None, Field(description="fibre path behind the link, adds its delay")
     ] = None
-    routing_factor: Annotated[
-        float | None, Field(ge=1, strict=False, description="path length over distance")
-    ] = None
+    routing_factor: RoutingFactor | None = None
     trace: Annotated[Trace | None, Field(description="Mahimahi trace, or a .csv of time,Mbps")] = (
         None
     )

@@ -36,6 +36,8 @@ Error = Callable[[DocPath, str], ScenarioError]
 # figures of 5 dB (BS) and 9 dB (UE) as in the simulation assumptions of TR 36.942 [recalled].
 TX_POWER_DBM = {"uplink": 23.0, "downlink": 46.0}
 NOISE_FIGURE_DB = {"uplink": 5.0, "downlink": 9.0}
+# netsim.mobility.Route names its arguments in SI; errors show the scenario's names.
+INTERNAL_NAMES = (("times_s", "times"), ("speed_mps", "speed"), ("waypoints_m", "points"))
 
 
 def compile_link(name: str, entry: LinkEntry, error: Error, base_dir: Path) -> LinkSpec:
@@ -43,6 +45,10 @@ def compile_link(name: str, entry: LinkEntry, error: Error, base_dir: Path) -> L
     here: DocPath = ("network", "links", name)
     given = entry.model_fields_set
     profile = _profile(entry, here, error)
+    if entry.direction is not None and profile is None and entry.radio is None:
+        raise error(
+            (*here, "direction"), "direction applies to a profile or a radio; remove it or add one"
+        )
     if (profile is not None or entry.radio is not None) and entry.direction is None:
         what = f"profile {entry.profile}" if profile is not None else "a radio link"
         raise error(
@@ -142,16 +148,21 @@ def _radio(
             times_s=None if times is None else np.asarray(times),
         )
     except ValueError as exc:
-        raise error((*here, "route"), str(exc)) from None
+        message = str(exc)
+        for inner, outer in (
+            ("times_s", "times"),
+            ("speed_mps", "speed"),
+            ("waypoints_m", "points"),
+        ):
+            message = message.replace(inner, outer)
+        raise error((*here, "route"), message) from None
     if isinstance(radio.sites, SitesEntry):
         xs = np.asarray(waypoints)[:, 0]
         spec = radio.sites
         first = spec.first if spec.first is not None else spec.spacing / 2
-        length = max(float(xs.max()), first) + spec.spacing / 2
+        length = max(float(xs.max()), first)  # sites from `first` to the road's end
         sites = sites_along_road(length, spec.spacing, spec.offset, first_m=first, side=spec.side)
         sites_m = tuple((float(x), float(y)) for x, y in sites)
-        if not sites_m:
-            raise error((*here, "sites"), "no site fits along the route with that spacing")
     else:
         sites_m = tuple((float(x), float(y)) for x, y in radio.sites)
     mapping = UPLINK_LTE if direction == "uplink" else DOWNLINK_LTE

@@ -40,6 +40,7 @@ __all__ = [
     "Burst",
     "Percentile",
     "Seed",
+    "RoutingFactor",
     "Coordinate",
     "Length",
     "PositiveLength",
@@ -312,6 +313,7 @@ Alpha = _number(gt=0, description="tail index of the Lomax (Pareto II) law")
 Burst = _number(ge=1, description="mean length of a loss burst, in packets")
 Percentile = _number(gt=0, le=100, description="latency percentile, default 99")
 Seed = _number(ge=0, integer=True, description="root random seed")
+RoutingFactor = _number(ge=1, description="length of the fibre path over the distance")
 
 RunName = Annotated[
     str,
@@ -328,16 +330,17 @@ RunName = Annotated[
 
 def _quantity(
     parse: Callable[[Any], float],
-    expected: str,
+    what: str,
+    example: str,
     *,
     minimum: float | None = None,
     strict: bool = False,
 ) -> Callable[[object], float]:
     def validate(value: object) -> float:
-        number = _parse(parse, expected, value)
+        number = _parse(parse, f"{what} such as {example}", value)
         if minimum is not None and (number < minimum or (strict and number == minimum)):
             bound = f"{'>' if strict else '>='} {minimum:g}"
-            raise fail(f"expected {expected} {bound}, got {describe(value)}")
+            raise fail(f"expected {what} {bound} such as {example}, got {describe(value)}")
         return number
 
     return validate
@@ -346,32 +349,28 @@ def _quantity(
 _LENGTH = _units_pattern(units.LENGTH_UNITS)
 Coordinate = Annotated[
     float,
-    BeforeValidator(_quantity(units.parse_length, "a length such as '500m'")),
+    BeforeValidator(_quantity(units.parse_length, "a length", "'500m'")),
     _schema("a coordinate in m or km", ["0m", "2.5km"], _LENGTH, True),
 ]
 Length = Annotated[
     float,
-    BeforeValidator(_quantity(units.parse_length, "a length such as '500m'", minimum=0.0)),
+    BeforeValidator(_quantity(units.parse_length, "a length", "'500m'", minimum=0.0)),
     _schema("a length >= 0 in m or km", ["50m", "3km"], _LENGTH, True),
 ]
 PositiveLength = Annotated[
     float,
-    BeforeValidator(
-        _quantity(units.parse_length, "a length such as '500m'", minimum=0.0, strict=True)
-    ),
+    BeforeValidator(_quantity(units.parse_length, "a length", "'500m'", minimum=0.0, strict=True)),
     _schema("a length > 0 in m or km", ["500m", "3000km"], _LENGTH),
 ]
 Speed = Annotated[
     float,
-    BeforeValidator(
-        _quantity(units.parse_speed, "a speed such as '50km/h'", minimum=0.0, strict=True)
-    ),
+    BeforeValidator(_quantity(units.parse_speed, "a speed", "'50km/h'", minimum=0.0, strict=True)),
     _schema("a speed > 0 in km/h or m/s", ["50km/h", "14m/s"], _units_pattern(units.SPEED_UNITS)),
 ]
 Frequency = Annotated[
     float,
     BeforeValidator(
-        _quantity(units.parse_frequency, "a frequency such as '3.5GHz'", minimum=0.0, strict=True)
+        _quantity(units.parse_frequency, "a frequency", "'3.5GHz'", minimum=0.0, strict=True)
     ),
     _schema(
         "a frequency > 0 in Hz, kHz, MHz or GHz",
@@ -381,12 +380,12 @@ Frequency = Annotated[
 ]
 Decibel = Annotated[
     float,
-    BeforeValidator(_quantity(units.parse_db, "a level such as '3dB'")),
+    BeforeValidator(_quantity(units.parse_db, "a level", "'3dB'")),
     _schema("a level in dB", ["3dB", "-10dB"], _units_pattern({"dB": 1}), True),
 ]
 PowerDbm = Annotated[
     float,
-    BeforeValidator(_quantity(units.parse_dbm, "a power such as '23dBm'")),
+    BeforeValidator(_quantity(units.parse_dbm, "a power", "'23dBm'")),
     _schema(
         "a power in dBm, mW or W", ["23dBm", "46dBm"], _units_pattern({"dBm": 1, "mW": 1, "W": 1})
     ),

@@ -243,3 +243,316 @@ BAD_SCENARIOS: list[tuple[str, str, int | None, str]] = [
         "budgets[1].max_jitter",
     ),
 ]
+
+# --- links: profiles, fibre distance, traces, outages, radio -----------------------------------
+#
+# These cases replace BASE's lines 6-7 (capacity, delay) with the body given to ``link``, whose
+# first line is therefore line 6. With ``UPLINK + RADIO`` the lines are:
+#
+#      6       direction: uplink
+#      7       radio:
+#      8         route: {length: 5km, speed: 72km/h}
+#      9         sites: {spacing: 500m}
+#     10         (the next line of the case)
+
+LINK_LINES = "      capacity: 10Mbps\n      delay: 5ms\n"
+UPLINK = "      direction: uplink\n"
+RADIO = (
+    "      radio:\n        route: {length: 5km, speed: 72km/h}\n        sites: {spacing: 500m}\n"
+)
+
+
+def link(body: str) -> str:
+    """BASE with link ``a``'s fields (lines 6-7) replaced by ``body``, starting on line 6."""
+    return edit(LINK_LINES, body)
+
+
+def radio_with(route: str, sites: str = "        sites: {spacing: 500m}\n") -> str:
+    """An uplink radio link whose ``route`` starts on line 8 (``route`` is indented YAML)."""
+    return link(UPLINK + "      radio:\n" + route + sites)
+
+
+LINK_SCENARIOS: list[tuple[str, str, int | None, str]] = [
+    (
+        "direction-without-profile-or-radio",
+        link("      capacity: 10Mbps\n" + UPLINK),
+        7,
+        "network.links.a.direction",
+    ),
+    (
+        "radio-share-zero",
+        link(UPLINK + RADIO + "        share: 0%\n"),
+        10,
+        "network.links.a.radio.share",
+    ),
+    (
+        "handover-interruption-5g",
+        link(UPLINK + RADIO + "        handover: {interruption: 5g}\n"),
+        10,
+        "network.links.a.radio.handover.interruption",
+    ),
+    (
+        "profile-unknown",
+        link("      profile: 5g-sax\n" + UPLINK),
+        6,
+        "network.links.a.profile",
+    ),
+    (
+        "profile-without-direction",
+        link("      profile: 5g-sa\n      delay: 5ms\n"),
+        6,
+        "network.links.a.profile",
+    ),
+    ("radio-without-direction", link(RADIO), 6, "network.links.a.radio"),
+    (
+        "direction-bad-value",
+        link("      profile: 5g-sa\n      direction: up\n"),
+        7,
+        "network.links.a.direction",
+    ),
+    (
+        "trace-and-capacity",
+        link("      capacity: 10Mbps\n      trace: up.down\n"),
+        7,
+        "network.links.a.trace",
+    ),
+    (
+        "trace-and-radio",
+        link(UPLINK + "      trace: up.down\n" + RADIO),
+        7,
+        "network.links.a.trace",
+    ),
+    (
+        "radio-and-capacity",
+        link(UPLINK + "      capacity: 10Mbps\n" + RADIO),
+        7,
+        "network.links.a.capacity",
+    ),
+    (
+        "routing-factor-without-distance",
+        link("      delay: 5ms\n      routing_factor: 1.3\n"),
+        7,
+        "network.links.a.routing_factor",
+    ),
+    (
+        "routing-factor-below-1",
+        link("      distance: 100km\n      routing_factor: 0.9\n"),
+        7,
+        "network.links.a.routing_factor",
+    ),
+    ("distance-negative", link("      distance: -5km\n"), 6, "network.links.a.distance"),
+    ("distance-zero", link("      distance: 0km\n"), 6, "network.links.a.distance"),
+    ("distance-without-unit", link("      distance: 3000\n"), 6, "network.links.a.distance"),
+    (
+        "trace-file-missing",
+        link("      delay: 5ms\n      trace: nosuch.down\n"),
+        7,
+        "network.links.a.trace",
+    ),
+    (
+        "trace-format-unknown",
+        link("      trace:\n        file: up.pcap\n        format: pcap\n"),
+        8,
+        "network.links.a.trace.format",
+    ),
+    (
+        "outage-zero-duration",
+        link("      outages:\n        - start: 1s\n          duration: 0s\n"),
+        8,
+        "network.links.a.outages[0].duration",
+    ),
+    (
+        "outage-missing-start",
+        link("      outages:\n        - duration: 2s\n"),
+        7,
+        "network.links.a.outages[0].start",
+    ),
+    (
+        "route-length-and-points",
+        radio_with("        route: {length: 5km, points: [[0m, 0m], [1km, 0m]], speed: 72km/h}\n"),
+        8,
+        "network.links.a.radio.route.points",
+    ),
+    (
+        "route-neither-length-nor-points",
+        radio_with("        route: {speed: 72km/h}\n"),
+        8,
+        "network.links.a.radio.route",
+    ),
+    (
+        "route-speed-and-times",
+        radio_with(
+            "        route:\n          points: [[0m, 0m], [1km, 0m]]\n"
+            "          speed: 72km/h\n          times: [0s, 50s]\n"
+        ),
+        11,
+        "network.links.a.radio.route.times",
+    ),
+    (
+        "route-times-count",
+        radio_with(
+            "        route:\n          points: [[0m, 0m], [1km, 0m]]\n"
+            "          times: [0s, 50s, 60s]\n"
+        ),
+        10,
+        "network.links.a.radio.route.times",
+    ),
+    (
+        "route-times-without-points",
+        radio_with("        route:\n          length: 5km\n          times: [0s, 50s]\n"),
+        10,
+        "network.links.a.radio.route.times",
+    ),
+    (
+        "route-times-not-increasing",
+        radio_with(
+            "        route:\n          points: [[0m, 0m], [1km, 0m], [2km, 0m]]\n"
+            "          times: [0s, 50s, 40s]\n"
+        ),
+        8,
+        "network.links.a.radio.route",
+    ),
+    (
+        "route-times-not-from-zero",
+        radio_with(
+            "        route:\n          points: [[0m, 0m], [1km, 0m]]\n          times: [5s, 50s]\n"
+        ),
+        8,
+        "network.links.a.radio.route",
+    ),
+    (
+        "speed-bad-unit",
+        radio_with("        route: {length: 5km, speed: 50kmh/h}\n"),
+        8,
+        "network.links.a.radio.route.speed",
+    ),
+    (
+        "carrier-bad-unit",
+        link(UPLINK + RADIO + "        carrier: 3.5GHZ\n"),
+        10,
+        "network.links.a.radio.carrier",
+    ),
+    (
+        "tx-power-zero-watts",
+        link(UPLINK + RADIO + "        tx_power: 0W\n"),
+        10,
+        "network.links.a.radio.tx_power",
+    ),
+    (
+        "sites-empty-list",
+        radio_with("        route: {length: 5km, speed: 72km/h}\n", "        sites: []\n"),
+        9,
+        "network.links.a.radio.sites",
+    ),
+    (
+        "sites-not-a-list",
+        radio_with("        route: {length: 5km, speed: 72km/h}\n", "        sites: 5\n"),
+        9,
+        "network.links.a.radio.sites",
+    ),
+    (
+        "sites-spacing-zero",
+        radio_with(
+            "        route: {length: 5km, speed: 72km/h}\n",
+            "        sites:\n          spacing: 0m\n",
+        ),
+        10,
+        "network.links.a.radio.sites.spacing",
+    ),
+    (
+        "handover-interruption-unknown",
+        link(UPLINK + RADIO + "        handover:\n          interruption: handoff\n"),
+        11,
+        "network.links.a.radio.handover.interruption",
+    ),
+    (
+        "handover-during-lose",
+        link(UPLINK + RADIO + "        handover: {during: lose}\n"),
+        10,
+        "network.links.a.radio.handover.during",
+    ),
+    (
+        "efficiency-alpha-above-1",
+        link(UPLINK + RADIO + "        efficiency: {alpha: 1.2, min_sinr: -10dB, max: 4.4}\n"),
+        10,
+        "network.links.a.radio.efficiency.alpha",
+    ),
+    (
+        "radio-unknown-key",
+        link(UPLINK + RADIO + "        tx_powr: 23dBm\n"),
+        10,
+        "network.links.a.radio.tx_powr",
+    ),
+    (
+        "loss-per-p-plus-r-at-least-1",
+        link(
+            "      loss:\n        model: gilbert-elliott\n        p: 0.6\n        r: 0.5\n"
+            "        per: 200ms\n"
+        ),
+        9,
+        "network.links.a.loss.r",
+    ),
+    (
+        "loss-burst-zero-time",
+        link("      loss: {model: gilbert-elliott, rate: 1%, burst: 0s}\n"),
+        6,
+        "network.links.a.loss.burst",
+    ),
+    (
+        "jitter-hold-zero",
+        link(
+            "      jitter:\n        distribution: exponential\n        mean: 5ms\n"
+            "        hold: 0ms\n"
+        ),
+        9,
+        "network.links.a.jitter.hold",
+    ),
+]
+
+LINK_MESSAGES: dict[str, str] = {
+    "direction-without-profile-or-radio": "direction applies to a profile or a radio",
+    "radio-share-zero": "expected a share > 0",
+    "handover-interruption-5g": "expected one of lte, nsa-anchor, nsa-scg-add, nsa-scg-change",
+    "profile-unknown": "unknown profile '5g-sax'; did you mean '5g-sa' or '5g-nsa'? (profiles: ",
+    "profile-without-direction": "profile 5g-sa needs direction: uplink or downlink",
+    "radio-without-direction": "a radio link needs direction: uplink or downlink",
+    "direction-bad-value": "expected 'uplink' or 'downlink', got 'up'",
+    "trace-and-capacity": "give either trace or capacity, not both",
+    "trace-and-radio": "give either trace or radio, not both",
+    "radio-and-capacity": "a radio link's capacity comes from its radio; remove capacity",
+    "routing-factor-without-distance": "routing_factor applies to a distance; add one",
+    "routing-factor-below-1": "expected a number >= 1, got 0.9",
+    "distance-negative": "expected a length > 0 such as '500m', got '-5km'",
+    "distance-zero": "expected a length > 0 such as '500m', got '0km'",
+    "distance-without-unit": "a length 3000 needs a unit, such as '500m'",
+    "trace-file-missing": "nosuch.down': no such file",
+    "trace-format-unknown": "expected 'mahimahi' or 'csv', got 'pcap'",
+    "outage-zero-duration": "expected a time > 0, got '0s'",
+    "outage-missing-start": "required field is missing",
+    "route-length-and-points": "give either length (a straight road) or points, not both",
+    "route-neither-length-nor-points": "a route needs length (a straight road) or points",
+    "route-speed-and-times": "give either speed or times, not both",
+    "route-times-count": "expected one time per point (2), got 3",
+    "route-times-without-points": "times go with points, one per point",
+    "route-times-not-increasing": "times must be strictly increasing",
+    "route-times-not-from-zero": "times must start at 0, got 5.0",
+    "speed-bad-unit": "unknown unit 'kmh/h' in '50kmh/h': a speed takes m/s, km/h, kmh",
+    "carrier-bad-unit": "unknown unit 'GHZ' in '3.5GHZ': a frequency takes Hz, kHz, MHz, GHz",
+    "tx-power-zero-watts": "a power in W must be > 0, got '0W'",
+    "sites-empty-list": "expected at least one site",
+    "sites-not-a-list": "expected a list of [x, y] sites or a mapping with spacing, got 5",
+    "sites-spacing-zero": "expected a length > 0 such as '500m', got '0m'",
+    "handover-interruption-unknown": (
+        "expected one of lte, nsa-anchor, nsa-scg-add, nsa-scg-change, sa or a time such as "
+        "'50ms', got 'handoff'"
+    ),
+    "handover-during-lose": "expected 'buffer' or 'drop', got 'lose'",
+    "efficiency-alpha-above-1": "expected a value <= 1.0, got 1.2",
+    "radio-unknown-key": "unknown key 'tx_powr'; did you mean 'tx_power'?",
+    "loss-per-p-plus-r-at-least-1": "a chain in time needs p + r < 1 (got 1.1)",
+    "loss-burst-zero-time": "expected a burst time > 0, got '0s'",
+    "jitter-hold-zero": "expected a time > 0, got '0ms'",
+}
+"""What each link case's message must contain (test_scenario_links checks them)."""
+
+BAD_SCENARIOS.extend(LINK_SCENARIOS)

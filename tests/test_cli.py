@@ -210,7 +210,7 @@ EXPECTED_FAIL = {"drive-5g-sa"}
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_scenarios_run_to_their_verdict(tmp_path, capsys, path):
-    """Every shipped scenario runs; it passes, or fails as documented (exit 1, no error)."""
+    """Every shipped scenario runs 30 s; it passes, or fails as documented (exit 1)."""
     code, stdout, stderr = medlink(capsys, "run", path, "--out", tmp_path, "--duration", "30s")
     if path.stem in EXPECTED_FAIL:
         assert code == 1 and "verdict: FAIL" in stdout, stdout + stderr

@@ -40,7 +40,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtri
 
 from .plan import JitterModel, LossModel
@@ -308,8 +307,18 @@ def _shift_root(q50: float, q95: float, q99: float) -> float | None:
         gap /= 10.0
         if gap < 1e-300:
             return None
-    s = brentq(g, 0.0, a - gap, xtol=1e-16, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return float(s) * scale
+    # Bisection to the last bit (g(low) > 0 > g(high)); scipy.optimize would cost every
+    # `import netsim` about 0.3 s for this one call.
+    low, high = 0.0, a - gap
+    for _ in range(2000):
+        mid = 0.5 * (low + high)
+        if mid in (low, high):
+            break
+        if g(mid) > 0.0:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high) * scale
 
 
 def shifted_lognormal_is_exact(q50: float, q95: float, q99: float) -> bool:
@@ -322,7 +331,7 @@ def fit_shifted_lognormal(q50: float, q95: float, q99: float) -> tuple[float, fl
     """Shift + lognormal through a median, 95th and 99th percentile.
 
     Solves q(p) = shift + median * exp(sigma * z_p) exactly at p = 0.5, 0.95, 0.99 (z_p from
-    ``scipy.special.ndtri``; the shift by ``scipy.optimize.brentq`` on
+    ``scipy.special.ndtri``; the shift by bisection on
     z95 * ln((q99 - s) / (q50 - s)) = z99 * ln((q95 - s) / (q50 - s)) over 0 <= s < q50).
 
     A root with shift >= 0 exists when the tail is at least as heavy as a lognormal's, i.e. when

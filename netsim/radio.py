@@ -41,7 +41,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 __all__ = [
     "SPEED_OF_LIGHT_M_S",
@@ -561,6 +560,8 @@ def _unit_exponential_process(noise: FloatArray, step: FloatArray) -> FloatArray
         x = float(np.mean(step))
         b = noise.copy()
         b[..., 1:] *= math.sqrt(-math.expm1(-2.0 * x))
+        from scipy.signal import lfilter  # 0.3 s to import: only when a run has shadowing
+
         return lfilter([1.0], [1.0, -math.exp(-x)], b, axis=-1)
     b = noise.copy()
     b[..., 1:] *= np.sqrt(-np.expm1(-2.0 * step))  # sqrt(1 - rho^2), accurate for rho near 1

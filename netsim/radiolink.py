@@ -51,6 +51,8 @@ from .timeline import IntervalSet, LinkEvent
 
 __all__ = ["radio_dynamics", "RadioTrace", "radio_trace"]
 
+SITES_PER_BLOCK = 8
+
 
 class RadioTrace:
     """The sampled radio state of one run (for plots, tests and the events)."""
@@ -81,30 +83,35 @@ def radio_trace(spec: RadioSpec, seed: int, link: str, horizon_s: float) -> Radi
     t = np.arange(0.0, horizon_s, spec.step_s)
     x, y = route.position(t)
     sites = np.asarray(spec.sites_m, dtype=np.float64).reshape(-1, 2)
-    d2d = distances_2d(sites, x, y)
     los = spec.condition == "los"
-    loss = path_loss_db(
-        spec.environment,
-        d2d,
-        fc_ghz=spec.carrier_ghz,
-        h_bs_m=spec.h_bs_m,
-        h_ut_m=spec.h_ut_m,
-        los=los,
-    )
-    if spec.shadowing:
-        sigma = shadow_fading_sigma_db(spec.environment, los)
-        rng = component_rng(seed, "link", link, "radio", "shadowing")
-        loss = loss + correlated_shadowing_db(
-            rng,
-            route.distance_travelled(t),
-            sigma,
-            correlation_distance_m(spec.environment, los),
-            n_sites=sites.shape[0],
-        )
+    travelled = route.distance_travelled(t) if spec.shadowing else None
+    penetration_db = 0.0
     if spec.vehicle_penetration:
         rng = component_rng(seed, "link", link, "radio", "penetration")
-        loss = loss + float(vehicle_penetration_loss_db(rng))
-    rx_dbm = spec.tx_power_dbm + spec.antenna_gain_db - loss
+        penetration_db = float(vehicle_penetration_loss_db(rng))
+    # Sites in small blocks, so that the temporaries of the path-loss formulas stay a few
+    # sites wide: memory is one (sites x samples) array plus what the SINR needs.
+    rx_dbm = np.empty((sites.shape[0], t.size))
+    for start in range(0, sites.shape[0], SITES_PER_BLOCK):
+        block = slice(start, start + SITES_PER_BLOCK)
+        loss = path_loss_db(
+            spec.environment,
+            distances_2d(sites[block], x, y),
+            fc_ghz=spec.carrier_ghz,
+            h_bs_m=spec.h_bs_m,
+            h_ut_m=spec.h_ut_m,
+            los=los,
+        )
+        if travelled is not None:
+            sigma = shadow_fading_sigma_db(spec.environment, los)
+            corr = correlation_distance_m(spec.environment, los)
+            for row, (sx, sy) in enumerate(sites[block]):
+                # Each site's shadowing is named by its position: adding a site changes no
+                # other site's fading (common random numbers between variants of a scenario).
+                rng = component_rng(seed, "link", link, "radio", "shadowing", f"{sx:.3f},{sy:.3f}")
+                loss[row] += correlated_shadowing_db(rng, travelled, sigma, corr)
+        rx_dbm[block] = spec.tx_power_dbm + spec.antenna_gain_db - penetration_db - loss
+        del loss
     trace = select_serving(
         rx_dbm,
         t,

@@ -12,6 +12,7 @@ these hold the assembled engine to the figures and counts they should produce:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -217,3 +218,28 @@ def test_readme_link_example_loads_and_runs(tmp_path):
     assert set(plan.links) == {"radio-up", "backhaul", "replay", "outage"}
     result = run(plan, duration_s=5.0)
     assert result.streams["s-replay"].packets_delivered > 0
+
+
+def test_adding_a_site_changes_no_other_sites_fading():
+    """Each site's shadowing is its own named draw: a far site added first changes nothing.
+
+    Uplink (no interference term): if the shadowing followed the site's index, inserting a
+    site at the front would reshuffle every other site's fading and change the SINR.
+    """
+    from netsim.radiolink import radio_trace
+
+    spec = (
+        load_scenario_text(
+            ROAD.replace("DURATION", "100s")
+            .replace("SITES", "{spacing: 500m}")
+            .replace("shadowing: false", "shadowing: true")
+            .replace("HANDOVER", "{}")
+        )
+        .plan.links["up"]
+        .radio
+    )
+    far = dataclasses.replace(spec, sites_m=((0.0, 100_000.0), *spec.sites_m))
+    a = radio_trace(spec, 3, "up", 100.0)
+    b = radio_trace(far, 3, "up", 100.0)
+    np.testing.assert_array_equal(a.sinr_db, b.sinr_db)
+    np.testing.assert_array_equal(a.serving + 1, b.serving)

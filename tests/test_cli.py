@@ -204,7 +204,7 @@ def test_schema_is_committed_and_current(capsys):
     assert json.loads(stdout) == committed
 
 
-# Shipped scenarios that show a service failing its budget (the finding is the point).
+# Shipped scenarios whose first 30 s fail a budget, as their comments say.
 EXPECTED_FAIL = {"drive-5g-sa"}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .results import Results
+from .results import Results, summarise_events
 
 __all__ = ["render_summary"]
 
@@ -82,6 +82,25 @@ def render_summary(results: Results, where: str | None = None) -> str:
                 ]
             )
         out += _table(["budget", "metric", "value", "limit", "verdict"], brows)
+    events = summarise_events(results.events, plan)
+    if events:
+        out.append("")
+        erows = []
+        for link, e in events.items():
+            interruption = e["interruption_ms"] or {}
+            erows.append(
+                [
+                    link,
+                    str(e["handovers"]),
+                    f"{e['handovers_per_min']:.2f}",
+                    _ms(interruption.get("p50")),
+                    _ms(interruption.get("p99")),
+                    str(e["outages"]),
+                    f"{e['outage_total_s']:.3g}",
+                ]
+            )
+        header = ["link", "handovers", "per min", "interr. p50 ms", "p99 ms", "outages", "out s"]
+        out += _table(header, erows)
     failed = sum(not b.passed for b in results.budgets)
     out.append("")
     if not results.budgets:

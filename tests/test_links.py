@@ -137,8 +137,9 @@ def test_straight_road_gives_one_handover_per_cell_border(capsys, tmp_path):
         .replace("SITES", "{spacing: 500m, offset: 50m}")
         .replace("HANDOVER", "{}"),
     )
-    code, _, _ = medlink(capsys, "run", path, "--out", tmp_path / "out")
+    code, stdout, _ = medlink(capsys, "run", path, "--out", tmp_path / "out")
     assert code == 0
+    assert re.search(r"^up\s+9\s+2\.16\s", stdout, re.M), stdout  # the events table
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert document["events"]["up"]["handovers"] == 9
 

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import simpy
+from memory import peak_mib, reset_peak
 from simpy_baseline import simulate_baseline, workload_plan
 
 import netsim
@@ -53,39 +54,17 @@ WINDOWS = (1.0, 10.0, 60.0)
 
 
 # -- memory ---------------------------------------------------------------------------------
-def _reset_peak() -> bool:
-    """Reset this process's peak-RSS mark (Linux >= 4.0); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_mib() -> float | None:
-    """VmHWM, the peak resident set since the last reset, in MiB (None if unknown)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 _PROCESS_PEAK_MIB = [0.0]
 
 
 def _note_process_peak() -> None:
     """Fold the current ru_maxrss (KiB on Linux, bytes on macOS) into the process's peak."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 1024
-    _PROCESS_PEAK_MIB[0] = max(_PROCESS_PEAK_MIB[0], peak_mib)
+    mib = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    _PROCESS_PEAK_MIB[0] = max(_PROCESS_PEAK_MIB[0], mib)
 
 
-def _process_peak_mib() -> float:
+def _processpeak_mib() -> float:
     """Peak RSS of the whole process so far, across the per-phase resets of the mark."""
     _note_process_peak()
     return _PROCESS_PEAK_MIB[0]
@@ -107,7 +86,7 @@ class Phase:
         """Time ``call`` (which returns the packets it simulated); results are dropped after."""
         gc.collect()
         _note_process_peak()  # resetting the mark below also resets ru_maxrss
-        can_reset = _reset_peak()
+        can_reset = reset_peak()
         before = resource.getrusage(resource.RUSAGE_SELF)
         wall0 = time.perf_counter()
         packets = call()
@@ -117,7 +96,7 @@ class Phase:
         self.user.append(after.ru_utime - before.ru_utime)
         self.sys.append(after.ru_stime - before.ru_stime)
         self.packets.append(packets)
-        peak = _peak_mib() if can_reset else None
+        peak = peak_mib() if can_reset else None
         if peak is not None:
             self.peak_mib.append(peak)
         _note_process_peak()
@@ -329,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{figures['speedup']:6.1f}x {'met' if figures['50x_simpy'] else 'NOT met':>7}"
         )
     print(
-        f"peak RSS of the whole process: {_process_peak_mib():.0f} MiB; load average after "
+        f"peak RSS of the whole process: {_processpeak_mib():.0f} MiB; load average after "
         f"{load_after[0]:.2f}"
     )
 
@@ -360,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             "fastest_window_s": best[0],
             "default_window_s": default_window,
             "targets": targets,
-            "process_peak_rss_mib": _process_peak_mib(),
+            "process_peak_rss_mib": _processpeak_mib(),
         }
         _write_json_atomically(args.json, document)
         print(f"wrote {args.json}")

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from memory import peak_mib, reset_peak
 
 import netsim
 from netsim import engine
@@ -79,28 +80,6 @@ SPEED_MPS = 60 / 3.6
 
 
 # -- memory ---------------------------------------------------------------------------------
-def _reset_peak() -> bool:
-    """Reset this process's peak-RSS mark (Linux >= 4.0); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_mib() -> float | None:
-    """VmHWM, the peak resident set since the last reset, in MiB (None if unknown)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def _rss_mib(maxrss: int) -> float:
     """``ru_maxrss`` in MiB (KiB on Linux, bytes on macOS)."""
     return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024
@@ -130,7 +109,7 @@ class Phase:
     def measure(self, call: Callable[[], int]) -> None:
         """Time ``call`` (which returns the items it did); its results are dropped after."""
         gc.collect()
-        can_reset = _reset_peak()
+        can_reset = reset_peak()
         before = resource.getrusage(resource.RUSAGE_SELF)
         wall0 = time.perf_counter()
         count = call()
@@ -141,7 +120,7 @@ class Phase:
             after.ru_utime - before.ru_utime,
             after.ru_stime - before.ru_stime,
             count,
-            _peak_mib() if can_reset else None,
+            peak_mib() if can_reset else None,
         )
 
     def trace_memory(self, call: Callable[[], int]) -> None:

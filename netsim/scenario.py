@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ScenarioError
+from .errors import ScenarioError, read_user_text
 from .plan import BudgetSpec, NetworkPlan, StreamSpec
 from .scenario_format import ScenarioFile
 from .scenario_links import compile_link
@@ -91,22 +91,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     ScenarioError
         For a file that cannot be read (``line`` None) and for any invalid content.
     """
-    name = os.fspath(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError("no such file", name) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, not a scenario file", name) from None
-    except PermissionError:
-        raise ScenarioError("cannot read the file: permission denied", name) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", name) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ScenarioError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", name, line) from None
+    name, text = read_user_text(path, "a scenario file")
     return replace(load_scenario_text(text, filename=name), path=Path(path))
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ScenarioError
+from .errors import ScenarioError, read_user_text
 
 __all__ = [
     "MAHIMAHI_PACKET_SIZE",
@@ -139,27 +139,8 @@ class ThroughputTrace:
 
 
 def _read_text(path: str | os.PathLike[str]) -> tuple[str, str]:
-    """Read a trace file as UTF-8 text; return ``(name, text)``.
-
-    The errors are worded as :func:`netsim.scenario.load_scenario` words them.
-    """
-    name = os.fspath(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError("no such file", name) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, not a trace file", name) from None
-    except PermissionError:
-        raise ScenarioError("cannot read the file: permission denied", name) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", name) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ScenarioError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", name, line) from None
-    return name, text
+    """Read a trace file as UTF-8 text; return ``(name, text)`` (errors as for scenarios)."""
+    return read_user_text(path, "a trace file")
 
 
 def _shown(text: str, limit: int = 40) -> str:

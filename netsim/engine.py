@@ -22,6 +22,7 @@ from .link import LinkRuntime
 from .packetlog import DELIVERED, ColumnBuffer, PacketLog
 from .plan import NetworkPlan
 from .results import Results, build_results
+from .timeline import LinkDynamics
 from .traffic import Source
 
 __all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simulation"]
@@ -54,12 +55,17 @@ class EventLog:
 
 @dataclass(frozen=True)
 class Simulation:
-    """The raw output of :func:`simulate`: the plan as run, its packets and its events."""
+    """The raw output of :func:`simulate`: the plan as run, its packets and its events.
+
+    ``dynamics`` holds, per link name, the open-loop timeline the link followed (capacity
+    curve, refusals, fades), for the views that plot capacity over time.
+    """
 
     plan: NetworkPlan
     seed: int
     packets: PacketLog
     events: EventLog
+    dynamics: dict[str, LinkDynamics] = field(default_factory=dict)
 
 
 def link_order(plan: NetworkPlan) -> list[str]:
@@ -248,8 +254,15 @@ def simulate(
     env.process(state.clock(env))
     env.run()
     packets = state.log.freeze(tuple(state.stream_names), tuple(state.link_names))
+    dynamics = {
+        name: link.dynamics for name, link in zip(state.link_names, state.links, strict=True)
+    }
     return Simulation(
-        plan=dataclasses.replace(plan, seed=seed), seed=seed, packets=packets, events=state.events
+        plan=dataclasses.replace(plan, seed=seed),
+        seed=seed,
+        packets=packets,
+        events=state.events,
+        dynamics=dynamics,
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from .budgets import BudgetResult, evaluate_budget
 from .packetlog import DELIVERED, DROPPED, IN_FLIGHT, LOST, PacketLog
 from .plan import NetworkPlan
+from .series import build_series
 from .stats import latency_intervals, latency_summary, loss_bursts, rfc3550_jitter
 from .version import __version__
 
@@ -59,6 +60,7 @@ class Results:
     budgets: list[BudgetResult]
     packets: PacketLog = field(repr=False)
     events: object = field(default=None, repr=False)
+    dynamics: dict = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -77,6 +79,7 @@ class Results:
             "streams": {name: s.to_dict() for name, s in self.streams.items()},
             "budgets": [b.to_dict() for b in self.budgets],
             "events": summarise_events(self.events, self.plan),
+            "series": build_series(self),
         }
 
 
@@ -127,7 +130,13 @@ def build_results(sim: Simulation) -> Results:
         per_stream[name] = (latency, float(loss_rate), jitter_mean, throughput)
     budgets = [evaluate_budget(b, *per_stream[b.stream]) for b in plan.budgets]
     return Results(
-        plan=plan, seed=sim.seed, streams=streams, budgets=budgets, packets=log, events=sim.events
+        plan=plan,
+        seed=sim.seed,
+        streams=streams,
+        budgets=budgets,
+        packets=log,
+        events=sim.events,
+        dynamics=sim.dynamics,
     )
 
 

@@ -1,0 +1,144 @@
+"""What the plots need, small enough for results.json: binned time series, quantiles, events.
+
+``medlink plot results.json`` redraws every figure from this section alone, without the
+packets, so it is computed once per run (:func:`build_series`) and written under ``series``:
+
+- ``bin_s``: the width of a time bin, a 1-2-5 step giving at most :data:`MAX_BINS` bins over
+  the run's duration;
+- ``streams.<name>``: per bin (by send time) packets sent and delivered, and the p50, p99
+  and max one-way latency of the packets delivered (ms; null for a bin without any);
+- ``quantiles.<name>``: the latency quantile function on a grid dense in the tail (``p``,
+  ``ms``), for CDF and complementary-CDF plots; only the quantiles the sample supports (at
+  least one packet beyond them);
+- ``links.<name>``: for links whose capacity varies, the mean capacity in each bin (Mbit/s),
+  and for radio links the distance travelled at each bin's middle (m);
+- ``events``: every control event (time, kind, link, duration, detail), at most
+  :data:`MAX_EVENTS`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .packetlog import DELIVERED
+
+if TYPE_CHECKING:
+    from .results import Results
+
+__all__ = ["build_series", "bin_width", "MAX_BINS", "MAX_EVENTS"]
+
+MAX_BINS = 600
+MAX_EVENTS = 20_000
+
+
+def bin_width(duration_s: float, max_bins: int = MAX_BINS) -> float:
+    """The smallest 1-2-5 step (>= 1 ms) giving at most ``max_bins`` bins over the duration."""
+    target = max(duration_s / max_bins, 1e-3)
+    exponent = math.floor(math.log10(target))
+    for mantissa in (1, 2, 5, 10):
+        step = mantissa * 10.0**exponent
+        if step >= target * (1 - 1e-12):
+            return float(step)
+    return float(10.0 ** (exponent + 1))  # pragma: no cover - the loop always returns
+
+
+def _quantile_grid() -> np.ndarray:
+    body = np.linspace(0.0, 0.99, 100)
+    tail = 1.0 - np.logspace(-2, -6, 33)[1:]
+    return np.concatenate([body, tail])
+
+
+QUANTILE_GRID = _quantile_grid()
+
+
+def _stream_bins(t_send: np.ndarray, latency_ms: np.ndarray, delivered: np.ndarray, edges):
+    n_bins = edges.size - 1
+    index = np.clip(np.searchsorted(edges, t_send, side="right") - 1, 0, n_bins - 1)
+    sent = np.bincount(index, minlength=n_bins)
+    got = index[delivered]
+    lat = latency_ms[delivered]
+    count = np.bincount(got, minlength=n_bins)
+    p50 = np.full(n_bins, np.nan)
+    p99 = np.full(n_bins, np.nan)
+    top = np.full(n_bins, np.nan)
+    if lat.size:
+        order = np.lexsort((lat, got))
+        lat_sorted = lat[order]
+        start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        has = count > 0
+        for q, out in ((0.5, p50), (0.99, p99), (1.0, top)):
+            k = start + np.floor(q * (count - 1)).astype(np.int64)
+            out[has] = lat_sorted[k[has]]
+    return sent, count, p50, p99, top
+
+
+def _rounded(values: np.ndarray, digits: int = 4) -> list:
+    return [None if not math.isfinite(v) else float(f"{v:.{digits}g}") for v in values.tolist()]
+
+
+def build_series(results: Results) -> dict:
+    """The ``series`` section of results.json for ``results`` (see the module docstring)."""
+    plan, log = results.plan, results.packets
+    bin_s = bin_width(plan.duration_s)
+    n_bins = max(1, int(math.ceil(plan.duration_s / bin_s - 1e-9)))
+    edges = np.arange(n_bins + 1) * bin_s
+    streams: dict[str, dict] = {}
+    quantiles: dict[str, dict] = {}
+    for name in log.stream_names:
+        rows = log.of_stream(name) if len(log.stream_names) > 1 else slice(None)
+        t_send = log.t_send_s[rows]
+        delivered = log.fate[rows] == DELIVERED
+        latency_ms = (log.t_recv_s[rows] - t_send) * 1e3
+        sent, got, p50, p99, top = _stream_bins(t_send, latency_ms, delivered, edges)
+        streams[name] = {
+            "sent": sent.tolist(),
+            "delivered": got.tolist(),
+            "latency_p50_ms": _rounded(p50),
+            "latency_p99_ms": _rounded(p99),
+            "latency_max_ms": _rounded(top),
+        }
+        lat = latency_ms[delivered]
+        if lat.size:
+            grid = QUANTILE_GRID[(1.0 - QUANTILE_GRID) * lat.size >= 1.0]
+            values = np.quantile(lat, grid)
+            quantiles[name] = {
+                "p": [float(f"{p:.8g}") for p in grid.tolist()] + [1.0],
+                "ms": _rounded(np.append(values, lat.max()), 6),
+            }
+    links: dict[str, dict] = {}
+    for name, dynamics in (getattr(results, "dynamics", None) or {}).items():
+        if dynamics.curve is None:
+            continue
+        work = dynamics.curve.work_at(edges)
+        entry = {"capacity_mbps": _rounded(np.diff(work) * 8.0 / bin_s / 1e6)}
+        radio = plan.links[name].radio
+        if radio is not None:
+            from .radiolink import route_of
+
+            middles = edges[:-1] + bin_s / 2
+            entry["distance_m"] = _rounded(route_of(radio).distance_travelled(middles), 6)
+        links[name] = entry
+    events = results.events
+    listed = []
+    if events is not None:
+        for i in range(min(len(events.t_s), MAX_EVENTS)):
+            listed.append(
+                {
+                    "t_s": events.t_s[i],
+                    "kind": events.kind[i],
+                    "link": events.link[i],
+                    "duration_s": events.value[i],
+                    "detail": events.detail[i],
+                }
+            )
+    return {
+        "bin_s": bin_s,
+        "t_s": _rounded(edges[:-1], 9),
+        "streams": streams,
+        "quantiles": quantiles,
+        "links": links,
+        "events": listed,
+    }

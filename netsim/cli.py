@@ -72,12 +72,24 @@ def run(
         str | None, typer.Option("--duration", help="Override the duration, e.g. 30s.")
     ] = None,
     packets: Annotated[
-        bool, typer.Option("--packets", help="Also write packets.csv.gz, one row per packet.")
+        bool,
+        typer.Option(
+            "--packets",
+            help="Also write packets.csv.gz, one row per packet (and packets.parquet when "
+            "pyarrow is installed: pip install 'medlink[parquet]').",
+        ),
     ] = False,
 ) -> None:
     """Simulate a scenario, print a summary, write results.json; exit 1 if a budget fails."""
     from .engine import run as run_plan
-    from .files import results_document, write_json, write_packets_csv
+    from .files import (
+        parquet_available,
+        results_document,
+        write_json,
+        write_packets_csv,
+        write_packets_parquet,
+    )
+    from .progress import progress_bar
     from .scenario import load_scenario
     from .summary import render_summary
 
@@ -98,12 +110,16 @@ def run(
         _fail_input(str(exc))
         return
 
-    results = run_plan(plan, seed=seed)
+    with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
+        results = run_plan(plan, seed=seed, progress=progress)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         files = ["results.json"] + (["packets.csv.gz"] if packets else [])
         if packets:
             write_packets_csv(out_dir / "packets.csv.gz", results.packets)
+            if parquet_available():
+                write_packets_parquet(out_dir / "packets.parquet", results.packets)
+                files.append("packets.parquet")
         document = results_document(
             results,
             scenario_file=str(scenario),

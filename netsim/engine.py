@@ -13,6 +13,7 @@ The window length does not change the results (see docs/model.md, "Windows").
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +102,7 @@ class _Run:
 
     def __init__(self, plan: NetworkPlan, seed: int, window_s: float) -> None:
         self.plan, self.seed, self.window_s = plan, seed, window_s
+        self.progress: Callable[[float, float], None] | None = None
         self.horizon_s = plan.duration_s + plan.drain_s
         self.stream_names = [s.name for s in plan.streams]
         self.link_names = list(plan.links)
@@ -131,6 +133,8 @@ class _Run:
         while True:
             t_end = min(env.now + self.window_s, self.horizon_s)
             self.step(t_end)
+            if self.progress is not None:
+                self.progress(t_end, self.horizon_s)
             yield env.timeout(t_end - env.now)
             idle = all(s.exhausted for s in self.sources) and not any(self.pending)
             if env.now >= self.horizon_s or idle:
@@ -230,7 +234,10 @@ def _arrival_order(t: np.ndarray, stream: np.ndarray, seq) -> np.ndarray | None:
 
 
 def simulate(
-    plan: NetworkPlan, seed: int | None = None, window_s: float | None = None
+    plan: NetworkPlan,
+    seed: int | None = None,
+    window_s: float | None = None,
+    progress: Callable[[float, float], None] | None = None,
 ) -> Simulation:
     """Simulate ``plan`` and return its packets and events (no statistics, no I/O).
 
@@ -243,6 +250,9 @@ def simulate(
     window_s
         Length of a packet window in seconds; defaults to ``plan.window_s``, or else to
         :func:`default_window`. It changes speed and memory, not results.
+    progress
+        Called after each window with (simulated time reached, end of the run), in seconds;
+        for progress bars. It must not change anything the run uses.
     """
     seed = plan.seed if seed is None else int(seed)
     if window_s is None:
@@ -250,6 +260,7 @@ def simulate(
     if window_s <= 0:
         raise ValueError("window_s must be > 0")
     state = _Run(plan, seed, window_s)
+    state.progress = progress
     env = simpy.Environment()
     env.process(state.clock(env))
     env.run()
@@ -271,6 +282,7 @@ def run(
     seed: int | None = None,
     duration_s: float | None = None,
     window_s: float | None = None,
+    progress: Callable[[float, float], None] | None = None,
 ) -> Results:
     """Simulate ``plan`` and evaluate it: statistics per stream and budget verdicts.
 
@@ -278,4 +290,4 @@ def run(
     """
     if duration_s is not None:
         plan = dataclasses.replace(plan, duration_s=float(duration_s))
-    return build_results(simulate(plan, seed=seed, window_s=window_s))
+    return build_results(simulate(plan, seed=seed, window_s=window_s, progress=progress))

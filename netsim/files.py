@@ -109,3 +109,49 @@ def write_packets_csv(path: Path, log: PacketLog, chunk: int = 1 << 18) -> None:
                 )
                 text = "".join(f"{names[s]},{q},{z},{t:.9f},{r}\n" for s, q, z, t, r in rows)
                 gz.write(text.encode())
+
+
+FATE_NAMES = ("delivered", "lost", "dropped", "in_flight")
+
+
+def parquet_available() -> bool:
+    """True when pyarrow is installed (the ``parquet`` extra)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_packets_parquet(path: Path, log: PacketLog) -> None:
+    """The packet log as Parquet (needs pyarrow), atomically.
+
+    The columns of packets.csv.gz, typed (``t_recv_s`` null when not delivered), plus the
+    packet's ``fate`` (delivered, lost, dropped, in_flight) and the ``link`` that lost or
+    dropped it (null otherwise); ``stream``, ``fate`` and ``link`` are dictionary-encoded.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    recv = log.t_recv_s
+    link_index = log.link.astype(np.int32)
+    table = pa.table(
+        {
+            "stream": pa.DictionaryArray.from_arrays(
+                log.stream.astype(np.int32), pa.array(list(log.stream_names))
+            ),
+            "seq": pa.array(log.seq, type=pa.int64()),
+            "size_bytes": pa.array(log.size_bytes, type=pa.int64()),
+            "t_send_s": pa.array(log.t_send_s, type=pa.float64()),
+            "t_recv_s": pa.array(recv, type=pa.float64(), mask=np.isnan(recv)),
+            "fate": pa.DictionaryArray.from_arrays(
+                log.fate.astype(np.int32), pa.array(list(FATE_NAMES))
+            ),
+            "link": pa.DictionaryArray.from_arrays(
+                pa.array(np.maximum(link_index, 0), mask=link_index < 0),
+                pa.array(list(log.link_names) or [""]),
+            ),
+        }
+    )
+    with atomic_write(path, binary=True) as raw:
+        pq.write_table(table, raw, compression="zstd")

@@ -1,4 +1,4 @@
-"""The ``medlink`` command line: run, validate, profiles, schema.
+"""The ``medlink`` command line: run, check, validate, profiles, plot, schema.
 
 Exit codes: 0 every budget holds; 1 a budget failed; 2 invalid input or usage (one line on
 stderr naming file, line and field; nothing written).
@@ -155,6 +155,23 @@ def validate(
             f"{len(plan.budgets)} budgets"
         )
     raise typer.Exit(EXIT_INPUT if bad else EXIT_PASS)
+
+
+@app.command()
+def check(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to run.")],
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write a JUnit XML report to FILE.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Root seed.")] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Override every duration, e.g. 30s.")
+    ] = None,
+) -> None:
+    """Run scenarios as a CI gate: exit 1 if a budget fails; JUnit and GitHub Actions output."""
+    from .check import check_main
+
+    raise typer.Exit(check_main(scenarios, junit=junit, seed=seed, duration=duration))
 
 
 @app.command()

@@ -79,8 +79,12 @@ def run(
             "pyarrow is installed: pip install 'medlink[parquet]').",
         ),
     ] = False,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write report.html (plots, verdict).")
+    ] = True,
 ) -> None:
-    """Simulate a scenario, print a summary, write results.json; exit 1 if a budget fails."""
+    """Simulate a scenario, print a summary, write results.json and report.html; exit 1 if a
+    budget fails."""
     from .engine import run as run_plan
     from .files import (
         parquet_available,
@@ -120,6 +124,8 @@ def run(
             if parquet_available():
                 write_packets_parquet(out_dir / "packets.parquet", results.packets)
                 files.append("packets.parquet")
+        if report:
+            files.append("report.html")
         document = results_document(
             results,
             scenario_file=str(scenario),
@@ -128,9 +134,15 @@ def run(
             files=files,
         )
         write_json(out_dir / "results.json", document)
+        if report:
+            from .report import write_report
+
+            write_report(out_dir / "report.html", document)
     except OSError as exc:
         _fail_input(f"--out: cannot write results to {out_dir}: {exc.strerror or exc}")
     typer.echo(render_summary(results, where=str(out_dir / "results.json")))
+    if report:
+        typer.echo(f"report: {out_dir / 'report.html'}")
     raise typer.Exit(EXIT_PASS if results.passed else EXIT_FAIL)
 
 
@@ -194,6 +206,55 @@ def profiles(
         typer.echo(json.dumps(document, indent=2, allow_nan=False))
     else:
         typer.echo(render_profiles([PROFILES[name] for name in chosen]))
+
+
+@app.command()
+def plot(
+    results_json: Annotated[Path, typer.Argument(help="A results.json written by medlink run.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: the results' folder].")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Figure format: png, svg or pdf.")] = "png",
+) -> None:
+    """Redraw the figures and report.html from a results.json, without simulating again."""
+    try:
+        if fmt not in ("png", "svg", "pdf"):
+            raise InputError(f"--format: expected png, svg or pdf, got {fmt!r}")
+        document = _read_results(results_json)
+        out_dir = out if out is not None else results_json.parent
+        _check_writable(out_dir)
+    except (ScenarioError, InputError) as exc:
+        _fail_input(str(exc))
+        return
+    from .plots import all_figures, save
+    from .report import write_report
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for key, _title, figure in all_figures(document):
+            written.append(save(figure, out_dir / f"{key}.{fmt}"))
+        written.append(write_report(out_dir / "report.html", document))
+    except OSError as exc:
+        _fail_input(f"--out: cannot write to {out_dir}: {exc.strerror or exc}")
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+def _read_results(path: Path) -> dict:
+    """A results.json document, or an InputError naming the file (and line) in one line."""
+    from .errors import read_user_text
+
+    name, text = read_user_text(path, "a results file")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"not JSON: {exc.msg}", name, exc.lineno) from None
+    if not isinstance(document, dict) or "series" not in document or "streams" not in document:
+        raise ScenarioError(
+            "not a medlink results.json with plot data (run it again with this version)", name
+        )
+    return document
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -113,3 +114,44 @@ def test_cli_packets_writes_csv_and_parquet(tmp_path, capsys):
     code, _, _ = medlink(capsys, "run", write(tmp_path, SMALL), "--out", out, "--packets")
     assert code == 0
     assert (out / "packets.csv.gz").exists() and (out / "packets.parquet").exists()
+
+
+def test_run_writes_a_report_unless_told_not_to(tmp_path, capsys):
+    """`medlink run` writes report.html beside results.json and lists it; --no-report not."""
+    scenario = write(tmp_path, SMALL)
+    code, stdout, _ = medlink(capsys, "run", scenario, "--out", tmp_path / "a")
+    assert code == 0 and (tmp_path / "a" / "report.html").exists()
+    assert f"report: {tmp_path / 'a' / 'report.html'}" in stdout
+    document = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert "report.html" in document["files"]
+    code, _, _ = medlink(capsys, "run", scenario, "--out", tmp_path / "b", "--no-report")
+    assert code == 0 and not (tmp_path / "b" / "report.html").exists()
+
+
+def test_plot_redraws_from_results_json_alone(tmp_path, capsys):
+    """`medlink plot` needs only results.json: every figure and the report, in each format."""
+    scenario = write(tmp_path, SMALL)
+    medlink(capsys, "run", scenario, "--out", tmp_path / "run", "--no-report")
+    results_json = tmp_path / "run" / "results.json"
+    for fmt in ("png", "svg", "pdf"):
+        out = tmp_path / fmt
+        code, stdout, _ = medlink(capsys, "plot", results_json, "--out", out, "--format", fmt)
+        assert code == 0
+        figures = ("latency-cdf", "latency-ccdf", "latency-over-time")  # no budgets: no margins
+        expected = sorted([f"{key}.{fmt}" for key in figures] + ["report.html"])
+        assert sorted(p.name for p in out.iterdir()) == expected
+        assert stdout.count("wrote ") == len(list(out.iterdir()))
+    assert (tmp_path / "png" / "latency-cdf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{bad", "results.json:1: not JSON"), ('{"a": 1}', "not a medlink results.json")],
+)
+def test_plot_rejects_what_is_not_results(tmp_path, capsys, text, message):
+    """A file that is not a results.json: exit 2, one line naming it, nothing written."""
+    path = tmp_path / "results.json"
+    path.write_text(text)
+    code, stdout, stderr = medlink(capsys, "plot", path, "--out", tmp_path / "o")
+    assert code == 2 and message in stderr and len(stderr.splitlines()) == 1
+    assert not (tmp_path / "o").exists() and stdout == ""

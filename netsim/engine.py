@@ -21,9 +21,9 @@ import simpy
 
 from .link import LinkRuntime
 from .packetlog import DELIVERED, ColumnBuffer, PacketLog
-from .plan import NetworkPlan
+from .plan import NetworkPlan, StreamSpec
 from .results import Results, build_results
-from .timeline import LinkDynamics
+from .timeline import IntervalSet, LinkDynamics
 from .traffic import Source
 
 __all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simulation"]
@@ -112,6 +112,7 @@ class _Run:
             for n in self.link_names
         ]
         self.sources = [Source(s, plan.duration_s, seed) for s in plan.streams]
+        self.gates = [self._gate_intervals(s) for s in plan.streams]
         width = max(len(s.path) for s in plan.streams) + 1
         self.path_table = np.full((len(plan.streams), width), -1, dtype=np.int64)
         for i, stream in enumerate(plan.streams):
@@ -127,6 +128,16 @@ class _Run:
         ]
         for t_s, name, event in sorted(timed, key=lambda item: (item[0], item[1])):
             self.events.add(t_s, event.kind, name, event.duration_s, event.detail)
+
+    def _gate_intervals(self, stream: StreamSpec) -> tuple[IntervalSet, bool] | None:
+        """The down stretches of a gated stream's link, and whether it sends in them."""
+        gate = stream.gate
+        if gate is None:
+            return None
+        refuse = self.links[self.link_names.index(gate.link)].dynamics.refuse
+        start = refuse.start_s + gate.detect_s
+        keep = start < refuse.end_s
+        return IntervalSet(start[keep], refuse.end_s[keep]), gate.when == "down"
 
     def clock(self, env: simpy.Environment):
         """The simpy process that steps the packet windows."""
@@ -144,6 +155,11 @@ class _Run:
         cols = self.log.cols
         for index, source in enumerate(self.sources):
             seq, t_send, size = source.take(t_end)
+            gate = self.gates[index]
+            if gate is not None and seq.size:
+                down, sends_when_down = gate
+                keep = down.contains(t_send) == sends_when_down
+                seq, t_send, size = seq[keep], t_send[keep], size[keep]
             if seq.size:
                 ids = self.log.append(
                     stream=np.full(seq.size, index, dtype=np.int16),

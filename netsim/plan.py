@@ -23,6 +23,7 @@ __all__ = [
     "RadioSpec",
     "HandoverSpec",
     "StreamSpec",
+    "StreamGate",
     "BudgetSpec",
     "NetworkPlan",
 ]
@@ -273,11 +274,32 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
+class StreamGate:
+    """Send only while ``link`` is up (``when="up"``) or only while it is down (``"down"``).
+
+    The link is down from ``detect_s`` after it starts refusing packets (an outage, or a
+    dropping handover interruption longer than ``detect_s``) until it stops; up otherwise.
+    Two copies of a stream gated ``up`` and ``down`` on the same link make a failover: the
+    primary path until its outage is detected, the backup meanwhile.
+    """
+
+    link: str
+    when: Literal["up", "down"]
+    detect_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """A traffic source and the path its packets take.
 
     ``kind`` is ``poisson`` (exponential interarrival times) or ``cbr`` (constant spacing).
     ``rate_pps`` is the mean packet rate; packets are sent in [``start_s``, ``stop_s``).
+
+    Copies of one stream over several paths (multi-link) share ``source`` (the name their
+    random draws are taken under, so they send the same packets with the same sequence
+    numbers) and ``group`` (the logical stream the results merge them into: a packet is
+    delivered when any copy is, at the earliest copy's time). A ``gate`` sends a copy only
+    while a link is up, or only while it is down.
     """
 
     name: str
@@ -287,6 +309,9 @@ class StreamSpec:
     path: tuple[str, ...]
     start_s: float = 0.0
     stop_s: float = math.inf
+    source: str | None = None
+    group: str | None = None
+    gate: StreamGate | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,14 @@ from .version import __version__
 if TYPE_CHECKING:  # the engine imports this module, not the other way round
     from .engine import Simulation
 
-__all__ = ["Results", "StreamStats", "build_results", "summarise_events", "RESULTS_FORMAT"]
+__all__ = [
+    "Results",
+    "StreamStats",
+    "build_results",
+    "stream_columns",
+    "summarise_events",
+    "RESULTS_FORMAT",
+]
 
 RESULTS_FORMAT = 1
 """Version of the results.json layout; bumped when a field changes meaning."""
@@ -83,21 +90,59 @@ class Results:
         }
 
 
-def build_results(sim: Simulation) -> Results:
-    """Statistics and budget verdicts for a :class:`netsim.engine.Simulation`."""
-    plan, log = sim.plan, sim.packets
-    streams: dict[str, StreamStats] = {}
-    per_stream: dict[str, tuple] = {}
+def stream_columns(plan: NetworkPlan, log: PacketLog) -> dict[str, tuple]:
+    """Per stream, and per group of copies, its columns ``(t_send, t_recv, fate, size)``.
+
+    A group (copies of one stream over several paths, ``StreamSpec.group``) merges its copies
+    by sequence number: a packet is delivered when any copy is, at the earliest copy's
+    receive time; otherwise it takes the first of lost, dropped, in flight that a copy had.
+    """
+    out: dict[str, tuple] = {}
     for name in log.stream_names:
         rows = None if len(log.stream_names) == 1 else log.of_stream(name)
 
         def column(values: np.ndarray, rows=rows) -> np.ndarray:
             return values if rows is None else values[rows]
 
-        fate = column(log.fate)
+        out[name] = (
+            column(log.t_send_s),
+            column(log.t_recv_s),
+            column(log.fate),
+            column(log.size_bytes),
+            column(log.seq),
+        )
+    groups: dict[str, list[str]] = {}
+    for stream in plan.streams:
+        if stream.group is not None:
+            groups.setdefault(stream.group, []).append(stream.name)
+    for group, members in groups.items():
+        seq = np.concatenate([out[m][4] for m in members])
+        unique, index = np.unique(seq, return_inverse=True)
+        t_send = np.empty(unique.size)
+        size = np.empty(unique.size, dtype=np.int64)
+        recv = np.full(unique.size, np.inf)
+        fate = np.full(unique.size, 99, dtype=np.int8)
+        t_all = np.concatenate([out[m][0] for m in members])
+        r_all = np.concatenate([out[m][1] for m in members])
+        f_all = np.concatenate([out[m][2] for m in members])
+        z_all = np.concatenate([out[m][3] for m in members])
+        t_send[index] = t_all
+        size[index] = z_all
+        np.fmin.at(recv, index, np.where(f_all == DELIVERED, r_all, np.inf))
+        np.minimum.at(fate, index, f_all.astype(np.int8))
+        recv[~np.isfinite(recv)] = np.nan
+        out[group] = (t_send, recv, fate, size, unique)
+    return out
+
+
+def build_results(sim: Simulation) -> Results:
+    """Statistics and budget verdicts for a :class:`netsim.engine.Simulation`."""
+    plan, log = sim.plan, sim.packets
+    streams: dict[str, StreamStats] = {}
+    per_stream: dict[str, tuple] = {}
+    for name, (t_send, t_recv, fate, sizes, _) in stream_columns(plan, log).items():
         delivered = fate == DELIVERED
         n_delivered = int(np.count_nonzero(delivered))
-        t_send, t_recv = column(log.t_send_s), column(log.t_recv_s)
         if n_delivered != fate.size:
             t_send, t_recv = t_send[delivered], t_recv[delivered]
         latency = t_recv - t_send
@@ -105,7 +150,6 @@ def build_results(sim: Simulation) -> Results:
         loss_rate = 1.0 - n_delivered / sent if sent else math.nan
         jitter_mean, jitter_final = rfc3550_jitter(t_send, t_recv, latency)
         summary = latency_summary(latency)
-        sizes = column(log.size_bytes)
         delivered_bytes = int(sizes.sum() if n_delivered == sent else sizes[delivered].sum())
         throughput = 8.0 * delivered_bytes / plan.duration_s
         lost, dropped = fate == LOST, fate == DROPPED

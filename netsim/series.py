@@ -87,11 +87,11 @@ def build_series(results: Results) -> dict:
     edges = np.arange(n_bins + 1) * bin_s
     streams: dict[str, dict] = {}
     quantiles: dict[str, dict] = {}
-    for name in log.stream_names:
-        rows = log.of_stream(name) if len(log.stream_names) > 1 else slice(None)
-        t_send = log.t_send_s[rows]
-        delivered = log.fate[rows] == DELIVERED
-        latency_ms = (log.t_recv_s[rows] - t_send) * 1e3
+    from .results import stream_columns
+
+    for name, (t_send, t_recv, fate, _size, _seq) in stream_columns(plan, log).items():
+        delivered = fate == DELIVERED
+        latency_ms = (t_recv - t_send) * 1e3
         sent, got, p50, p99, top = _stream_bins(t_send, latency_ms, delivered, edges)
         streams[name] = {
             "sent": sent.tolist(),

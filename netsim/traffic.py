@@ -41,14 +41,16 @@ class Source:
         The run's duration: no packet is sent at or after it.
     seed
         The run's root seed; draws come from ``("stream", name, "arrivals")`` and
-        ``("stream", name, "sizes")``.
+        ``("stream", name, "sizes")``, with ``name`` the spec's ``source`` if it has one
+        (copies of a stream on several paths send the same packets).
     """
 
     def __init__(self, spec: StreamSpec, end_s: float, seed: int) -> None:
         self.spec = spec
         self.stop_s = min(spec.stop_s, end_s)
-        self._arrival_rng = component_rng(seed, "stream", spec.name, "arrivals")
-        self._size_rng = component_rng(seed, "stream", spec.name, "sizes")
+        drawn_as = spec.source or spec.name
+        self._arrival_rng = component_rng(seed, "stream", drawn_as, "arrivals")
+        self._size_rng = component_rng(seed, "stream", drawn_as, "sizes")
         self._sent = 0  # packets handed out so far (the next sequence number)
         self._times = np.empty(0)  # drawn but not yet handed out (poisson)
         self._last_time = spec.start_s  # poisson: time of the last drawn packet

@@ -133,6 +133,9 @@ def run(
             scenario_document=loaded.document,
             files=files,
         )
+        workloads = loaded.workload_results(results)
+        if workloads:
+            document["workloads"] = workloads
         write_json(out_dir / "results.json", document)
         if report:
             from .report import write_report

@@ -27,18 +27,19 @@ import json
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 from .errors import ScenarioError, read_user_text
 from .plan import BudgetSpec, NetworkPlan, StreamSpec
-from .scenario_format import ScenarioFile
+from .scenario_format import NetworkEntry, ScenarioFile, StreamEntry
 from .scenario_links import compile_link
 from .scenario_types import describe
 from .units import format_time
+from .workloads import Expansion, WorkloadContext, discover
 from .yamlsource import DocPath, LineMap, format_path, load_yaml
 
 __all__ = [
@@ -72,6 +73,11 @@ class Scenario:
     path: Path | None
     document: dict[str, Any]
     sha256: str
+    workload_metrics: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def workload_results(self, results: Any) -> dict[str, Any]:
+        """Each workload's own metrics for a run of this scenario (results.json ``workloads``)."""
+        return {name: metrics(results) for name, metrics in self.workload_metrics.items()}
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -120,13 +126,46 @@ def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
         got = "an empty document" if document is None else describe(document)
         message = f"expected a mapping with name, duration, network and streams, got {got}"
         raise ScenarioError(message, filename, lines.line(()))
+    workloads = discover()
+    sections = [name for name in workloads if name in document]
+    strict, relaxed = _scenario_models()
     try:
-        model = ScenarioFile.model_validate(document)
+        model = (relaxed if sections else strict).model_validate(document)
     except ValidationError as exc:
         raise _first_error(exc, lines, filename) from None
-    _check(model, lines, filename)
-    plan = _compile(model, lines, filename)
-    return Scenario(plan, None, document, document_sha256(document))
+
+    def error(path: DocPath, message: str) -> ScenarioError:
+        return ScenarioError(message, filename, lines.line(path), format_path(path))
+
+    is_file = not (filename.startswith("<") and filename.endswith(">"))
+    base_dir = Path(filename).parent if is_file else Path.cwd()
+    expansions: dict[str, Expansion] = {}
+    for name in sections:
+        context = WorkloadContext((name,), base_dir, model.duration, filename, error)
+        expansions[name] = workloads[name].expand(getattr(model, name), context)
+    _check(model, lines, filename, expansions)
+    plan = _compile(model, lines, filename, expansions)
+    metrics = {name: e.metrics for name, e in expansions.items() if e.metrics is not None}
+    return Scenario(plan, None, document, document_sha256(document), metrics)
+
+
+def _scenario_models() -> tuple[type[ScenarioFile], type[ScenarioFile]]:
+    """The scenario model with the installed workloads' sections: strict (network and
+    streams required) for a file without a workload section, relaxed for one with."""
+    sections: dict[str, Any] = {
+        name: (workload.model | None, None) for name, workload in discover().items()
+    }
+    doc = ScenarioFile.__doc__
+    strict = create_model("ScenarioFile", __base__=ScenarioFile, __doc__=doc, **sections)
+    relaxed = create_model(
+        "ScenarioFile",
+        __base__=ScenarioFile,
+        __doc__=doc,
+        network=(NetworkEntry | None, None),
+        streams=(list[StreamEntry], []),
+        **sections,
+    )
+    return strict, relaxed
 
 
 def document_sha256(document: Any) -> str:
@@ -142,7 +181,8 @@ def scenario_json_schema() -> dict[str, Any]:
     ``examples``; every mapping has ``additionalProperties: false``. The loader checks more
     than the schema can say (paths name existing links, times are ordered, ...).
     """
-    return {"$schema": JSON_SCHEMA_DIALECT, **ScenarioFile.model_json_schema()}
+    strict, _ = _scenario_models()
+    return {"$schema": JSON_SCHEMA_DIALECT, **strict.model_json_schema()}
 
 
 # --- pydantic errors -> one ScenarioError ---------------------------------------------------
@@ -240,16 +280,41 @@ def _first_error(exc: ValidationError, lines: LineMap, filename: str) -> Scenari
 # --- checks across fields ------------------------------------------------------------------
 
 
-def _check(model: ScenarioFile, lines: LineMap, filename: str) -> None:
+def _check(
+    model: ScenarioFile, lines: LineMap, filename: str, expansions: dict[str, Expansion]
+) -> None:
     """Names, paths, link order, times and budgets; raise on the first problem."""
 
     def error(path: DocPath, message: str) -> ScenarioError:
         return ScenarioError(message, filename, lines.line(path), format_path(path))
 
-    links = model.network.links
+    links: dict[str, Any] = dict(model.network.links) if model.network is not None else {}
+    for section, expansion in expansions.items():
+        for name in expansion.links:
+            if name in links:
+                raise error(
+                    ("network", "links", name),
+                    f"link {name!r} is also a link of the {section} section; rename it",
+                )
+            links[name] = None
+    workload_streams = {
+        name: section
+        for section, expansion in expansions.items()
+        for stream in expansion.streams
+        for name in (stream.name, stream.group)
+        if name is not None
+    }
+    if not model.streams and not workload_streams:
+        raise error(("streams",), "a scenario needs streams (or a workload section that adds some)")
     order: dict[str, set[str]] = {name: set() for name in links}  # link -> links after it
     streams: dict[str, int] = {}
     for i, stream in enumerate(model.streams):
+        if stream.name in workload_streams:
+            raise error(
+                ("streams", i, "name"),
+                f"stream {stream.name!r} is also a stream of the "
+                f"{workload_streams[stream.name]} section; rename it",
+            )
         if stream.name in streams:
             first = streams[stream.name]
             raise error(
@@ -288,10 +353,11 @@ def _check(model: ScenarioFile, lines: LineMap, filename: str) -> None:
                 f"(duration {format_time(model.duration)}), got {format_time(stream.start)}",
             )
     for j, budget in enumerate(model.budgets):
-        if budget.stream not in streams:
+        if budget.stream not in streams and budget.stream not in workload_streams:
+            known = ", ".join([*streams, *workload_streams])
             raise error(
                 ("budgets", j, "stream"),
-                f"no stream named {budget.stream!r}; streams are: {', '.join(streams)}",
+                f"no stream named {budget.stream!r}; streams are: {known}",
             )
         if budget.percentile is not None and budget.latency is None:
             raise error(
@@ -327,7 +393,9 @@ def _route(order: dict[str, set[str]], start: str, goal: str) -> list[str]:
 # --- compile -------------------------------------------------------------------------------
 
 
-def _compile(model: ScenarioFile, lines: LineMap, filename: str) -> NetworkPlan:
+def _compile(
+    model: ScenarioFile, lines: LineMap, filename: str, expansions: dict[str, Expansion]
+) -> NetworkPlan:
     """The validated file as a NetworkPlan in SI units.
 
     Trace files are read relative to the scenario file's folder (the working folder for a
@@ -339,10 +407,8 @@ def _compile(model: ScenarioFile, lines: LineMap, filename: str) -> NetworkPlan:
 
     is_file = not (filename.startswith("<") and filename.endswith(">"))
     base_dir = Path(filename).parent if is_file else Path.cwd()
-    links = {
-        name: compile_link(name, link, error, base_dir)
-        for name, link in model.network.links.items()
-    }
+    explicit = model.network.links if model.network is not None else {}
+    links = {name: compile_link(name, link, error, base_dir) for name, link in explicit.items()}
     streams = []
     for stream in model.streams:
         rate, kind = stream.rate
@@ -373,6 +439,10 @@ def _compile(model: ScenarioFile, lines: LineMap, filename: str) -> NetworkPlan:
         ):
             if limit is not None:
                 budgets.append(BudgetSpec(metric=metric, limit=limit, **common))
+    for expansion in expansions.values():
+        links.update(expansion.links)
+        streams.extend(expansion.streams)
+        budgets.extend(expansion.budgets)
     return NetworkPlan(
         name=model.name,
         duration_s=model.duration,

@@ -94,22 +94,35 @@ def radio_trace(spec: RadioSpec, seed: int, link: str, horizon_s: float) -> Radi
     rx_dbm = np.empty((sites.shape[0], t.size))
     for start in range(0, sites.shape[0], SITES_PER_BLOCK):
         block = slice(start, start + SITES_PER_BLOCK)
+        d2d = distances_2d(sites[block], x, y)
         loss = path_loss_db(
             spec.environment,
-            distances_2d(sites[block], x, y),
+            d2d,
             fc_ghz=spec.carrier_ghz,
             h_bs_m=spec.h_bs_m,
             h_ut_m=spec.h_ut_m,
             los=los,
         )
         if travelled is not None:
-            sigma = shadow_fading_sigma_db(spec.environment, los)
+            # sigma per site and sample (RMa LOS changes it at the breakpoint distance).
+            sigma = np.broadcast_to(
+                shadow_fading_sigma_db(
+                    spec.environment,
+                    los,
+                    d2d,
+                    fc_ghz=spec.carrier_ghz,
+                    h_bs_m=spec.h_bs_m,
+                    h_ut_m=spec.h_ut_m,
+                ),
+                d2d.shape,
+            )
             corr = correlation_distance_m(spec.environment, los)
             for row, (sx, sy) in enumerate(sites[block]):
                 # Each site's shadowing is named by its position: adding a site changes no
                 # other site's fading (common random numbers between variants of a scenario).
                 rng = component_rng(seed, "link", link, "radio", "shadowing", f"{sx:.3f},{sy:.3f}")
-                loss[row] += correlated_shadowing_db(rng, travelled, sigma, corr)
+                loss[row] += correlated_shadowing_db(rng, travelled, 1.0, corr) * sigma[row]
+        del d2d
         rx_dbm[block] = spec.tx_power_dbm + spec.antenna_gain_db - penetration_db - loss
         del loss
     trace = select_serving(

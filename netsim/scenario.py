@@ -181,8 +181,14 @@ def scenario_json_schema() -> dict[str, Any]:
     ``examples``; every mapping has ``additionalProperties: false``. The loader checks more
     than the schema can say (paths name existing links, times are ordered, ...).
     """
-    strict, _ = _scenario_models()
-    return {"$schema": JSON_SCHEMA_DIALECT, **strict.model_json_schema()}
+    _, relaxed = _scenario_models()
+    schema = relaxed.model_json_schema()
+    # network and streams are required unless a workload section supplies them.
+    schema["required"] = [key for key in schema.get("required", []) if key not in ("network",)]
+    schema["anyOf"] = [{"required": ["network", "streams"]}] + [
+        {"required": [name]} for name in discover()
+    ]
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}
 
 
 # --- pydantic errors -> one ScenarioError ---------------------------------------------------

@@ -70,7 +70,15 @@ from .scenario_types import (
     time_value,
 )
 
-__all__ = ["ScenarioFile", "LinkEntry", "StreamEntry", "BudgetEntry", "NetworkEntry"]
+__all__ = [
+    "ScenarioFile",
+    "LinkEntry",
+    "StreamEntry",
+    "BudgetEntry",
+    "NetworkEntry",
+    "SectionModel",
+    "HandoverEntry",
+]
 
 
 def _default(text: Any) -> Any:
@@ -669,3 +677,7 @@ class ScenarioFile(_Model):
     network: NetworkEntry
     streams: Annotated[list[StreamEntry], Field(min_length=1)]
     budgets: list[BudgetEntry] = []
+
+
+SectionModel = _Model
+"""The base of a workload's section model: unknown keys are errors, with suggestions."""

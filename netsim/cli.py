@@ -140,7 +140,13 @@ def run(
         if report:
             from .report import write_report
 
-            write_report(out_dir / "report.html", document)
+            try:
+                write_report(out_dir / "report.html", document)
+            except OSError:
+                raise
+            except Exception as exc:  # a view's bug must not cost the user the results
+                files.remove("report.html")
+                typer.echo(f"medlink: warning: report.html not written: {exc}", err=True)
     except OSError as exc:
         _fail_input(f"--out: cannot write results to {out_dir}: {exc.strerror or exc}")
     typer.echo(render_summary(results, where=str(out_dir / "results.json")))

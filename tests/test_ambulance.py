@@ -164,3 +164,14 @@ ambulance:
         points = np.asarray(radio.route.waypoints_m)
         length = np.hypot(*np.diff(points, axis=0).T).sum()
         assert length == pytest.approx(km * 1e3, rel=0.01)
+
+
+def test_report_shows_where_on_the_road_the_service_breaks(tmp_path, capsys):
+    """report.html has the per-km table with a row per km of the route."""
+    path = write(tmp_path, BASE.replace("POLICY", "single"), "amb.yaml")
+    code, _, stderr = medlink(capsys, "run", path, "--out", tmp_path / "o")
+    assert code in (0, 1) and stderr == ""
+    html = (tmp_path / "o" / "report.html").read_text()
+    section = html[html.index('id="per-km-ambulance"') :]
+    assert "Along the route, per km" in section
+    assert section.count("<tr>") - 1 == 3  # header row, then km 0, 1, 2

@@ -82,6 +82,13 @@ class CellsSection(SectionModel):
     offset: Annotated[Length, Field(description="from the road")] = "100m"  # type: ignore[assignment]
     first: Annotated[Length | None, Field(description="along the route to the first site")] = None
     side: Literal["left", "right", "alternate"] = "alternate"
+    sites: Annotated[
+        list[dict[str, Any]] | None,
+        Field(
+            description="explicit sites instead of a layout: {lat, lon} or {x_m, y_m}, with "
+            "optional height_m, technology, band, name"
+        ),
+    ] = None
     environment: Literal["uma", "umi", "rma"] = "uma"
     condition: Literal["los", "nlos"] = "nlos"
     carrier: Annotated[Frequency | None, Field(description="default: by profile")] = None

@@ -33,7 +33,7 @@ from netsim.units import UnitError, parse_bit_rate, parse_ratio, parse_time
 from netsim.workloads import Expansion, WorkloadContext
 
 from .budgets import DEFAULTS, apply_overrides, default_budgets
-from .cells import DEFAULT_SPACING_M, sites_along_route
+from .cells import DEFAULT_SPACING_M, explicit_sites, site_positions, sites_along_route
 from .payload import PRESETS, stream_spec
 from .route import read_track, route_spec
 from .scenario import AmbulanceSection, ModemSection
@@ -77,12 +77,12 @@ class AmbulanceWorkload:
     model = AmbulanceSection
 
     def expand(self, section: AmbulanceSection, context: WorkloadContext) -> Expansion:
-        route = _route(section, context)
+        route, origin = _route(section, context)
         links: dict[str, LinkSpec] = {}
         paths: list[tuple[str, ...]] = []
         for i, modem in enumerate(section.modems):
             radio, core = f"{modem.name}-up", f"{modem.name}-core"
-            links[radio] = _radio_link(radio, modem, route, ("modems", i), context)
+            links[radio] = _radio_link(radio, modem, route, origin, ("modems", i), context)
             fibre = LinkEntry.model_validate(
                 {
                     "profile": "fiber",
@@ -122,7 +122,10 @@ def _error(context: WorkloadContext, path: tuple):
     return make
 
 
-def _route(section: AmbulanceSection, context: WorkloadContext) -> RouteSpec:
+def _route(
+    section: AmbulanceSection, context: WorkloadContext
+) -> tuple[RouteSpec, tuple[float, float]]:
+    """The route in metres, and its origin (lat, lon) for sites given in degrees."""
     spec = section.route
     if spec.preset is not None or spec.file is not None:
         if spec.preset is not None:
@@ -144,8 +147,9 @@ def _route(section: AmbulanceSection, context: WorkloadContext) -> RouteSpec:
         lon = np.array([p[1] for p in spec.waypoints or ()])
         track = GeoTrack(lat, lon, None, context.filename)
     segments = None if spec.segment_speeds is None else np.array(spec.segment_speeds)
+    origin = (float(track.lat_deg[0]), float(track.lon_deg[0]))
     try:
-        return route_spec(track, speed_mps=spec.speed, segment_speeds_mps=segments)
+        return route_spec(track, speed_mps=spec.speed, segment_speeds_mps=segments), origin
     except ScenarioError as exc:
         raise context.error(("route",), exc.message) from None
     except ValueError as exc:
@@ -153,7 +157,12 @@ def _route(section: AmbulanceSection, context: WorkloadContext) -> RouteSpec:
 
 
 def _radio_link(
-    name: str, modem: ModemSection, route: RouteSpec, where: tuple, context: WorkloadContext
+    name: str,
+    modem: ModemSection,
+    route: RouteSpec,
+    origin: tuple[float, float],
+    where: tuple,
+    context: WorkloadContext,
 ) -> LinkSpec:
     cells = modem.cells
     defaults = cell_defaults(modem.profile)
@@ -163,9 +172,24 @@ def _radio_link(
     carrier = cells.carrier if cells.carrier is not None else defaults["carrier"]
     bandwidth = cells.bandwidth if cells.bandwidth is not None else defaults["bandwidth"]
     share = cells.share if cells.share is not None else defaults["share"]
-    sites = sites_along_route(
-        np.asarray(route.waypoints_m), spacing, cells.offset, first_m=cells.first, side=cells.side
-    )
+    height = cells.base_station_height
+    if cells.sites is not None:
+        try:
+            listed = explicit_sites(cells.sites, origin, source=context.filename)
+        except ScenarioError as exc:
+            raise context.error((*where, "cells", "sites"), exc.message) from None
+        sites = site_positions(listed)
+        heights = [s.height_m for s in listed if s.height_m is not None]
+        if height is None and heights:
+            height = float(np.mean(heights))  # one height per modem (docs/ambulance.md)
+    else:
+        sites = sites_along_route(
+            np.asarray(route.waypoints_m),
+            spacing,
+            cells.offset,
+            first_m=cells.first,
+            side=cells.side,
+        )
     radio: dict[str, Any] = {
         "route": {
             "points": [[_q(x, "m"), _q(y, "m")] for x, y in route.waypoints_m],
@@ -184,8 +208,8 @@ def _radio_link(
         radio["tx_power"] = _q(cells.tx_power, "dBm")
     if cells.antenna_gain is not None:
         radio["antenna_gain"] = _q(cells.antenna_gain, "dB")
-    if cells.base_station_height is not None:
-        radio["base_station_height"] = _q(cells.base_station_height, "m")
+    if height is not None:
+        radio["base_station_height"] = _q(height, "m")
     _handover_strings(radio["handover"])
     entry = {
         "profile": modem.profile,

@@ -175,3 +175,16 @@ def test_report_shows_where_on_the_road_the_service_breaks(tmp_path, capsys):
     section = html[html.index('id="per-km-ambulance"') :]
     assert "Along the route, per km" in section
     assert section.count("<tr>") - 1 == 3  # header row, then km 0, 1, 2
+
+
+def test_explicit_sites_in_degrees_or_metres():
+    """cells.sites lists sites ({lat, lon} projected like the route, or {x_m, y_m})."""
+    text = BASE.replace(
+        "cells: {offset: 150m}",
+        "cells: {sites: [{lat: 52.5205, lon: 13.4050, height_m: 30}, {x_m: 1500, y_m: -60}]}",
+    ).replace("POLICY", "single")
+    radio = load_scenario_text(text).plan.links["op-b-up"].radio
+    (x0, y0), (x1, y1) = radio.sites_m
+    assert x0 == pytest.approx(0.0, abs=0.01) and y0 == pytest.approx(55.6, abs=0.2)  # 0.0005°
+    assert (x1, y1) == (1500.0, -60.0)
+    assert radio.h_bs_m == 30.0  # one height per modem: the listed one

@@ -274,13 +274,15 @@ def _stream_table(doc: dict) -> str:
             _num(s.get("jitter_ms"), 2),
             _num(s.get("throughput_mbps"), 3),
         ]
-        out.append(
-            f"<tr><td>{_e(name)}</td>"
-            + "".join(f'<td class="num">{_e(c)}</td>' for c in cells)
-            + "</tr>\n"
-        )
+        out.append(_row(name, cells))
     out.append("</tbody></table></div>\n</section>\n")
     return "".join(out)
+
+
+def _row(name: object, cells: list) -> str:
+    """A table row: the name, then numeric cells (escaped)."""
+    numbers = "".join(f'<td class="num">{_e(c)}</td>' for c in cells)
+    return f"<tr><td>{_e(name)}</td>{numbers}</tr>\n"
 
 
 def _events_table(doc: dict) -> str:
@@ -319,11 +321,7 @@ def _events_table(doc: dict) -> str:
             _num(e.get("outage_total_s"), 2),
             _num(e.get("longest_outage_s"), 2),
         ]
-        out.append(
-            f"<tr><td>{_e(name)}</td>"
-            + "".join(f'<td class="num">{_e(c)}</td>' for c in cells)
-            + "</tr>\n"
-        )
+        out.append(_row(name, cells))
     out.append("</tbody></table></div>\n</section>\n")
     return "".join(out)
 

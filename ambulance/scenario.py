@@ -82,6 +82,11 @@ class CellsSection(SectionModel):
     offset: Annotated[Length, Field(description="from the road")] = "100m"  # type: ignore[assignment]
     first: Annotated[Length | None, Field(description="along the route to the first site")] = None
     side: Literal["left", "right", "alternate"] = "alternate"
+    layout: Annotated[
+        Literal["along", "around"],
+        Field(description="sites along the route, or a hexagonal grid around it"),
+    ] = "along"
+    margin: Annotated[Length, Field(description="layout around: grid sites this close")] = "1km"  # type: ignore[assignment]
     sites: Annotated[
         list[dict[str, Any]] | None,
         Field(

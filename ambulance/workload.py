@@ -33,7 +33,13 @@ from netsim.units import UnitError, parse_bit_rate, parse_ratio, parse_time
 from netsim.workloads import Expansion, WorkloadContext
 
 from .budgets import DEFAULTS, apply_overrides, default_budgets
-from .cells import DEFAULT_SPACING_M, explicit_sites, site_positions, sites_along_route
+from .cells import (
+    DEFAULT_SPACING_M,
+    explicit_sites,
+    site_positions,
+    sites_along_route,
+    sites_around_route,
+)
 from .payload import PRESETS, stream_spec
 from .route import read_track, route_spec
 from .scenario import AmbulanceSection, ModemSection
@@ -82,7 +88,12 @@ class AmbulanceWorkload:
         paths: list[tuple[str, ...]] = []
         for i, modem in enumerate(section.modems):
             radio, core = f"{modem.name}-up", f"{modem.name}-core"
-            links[radio] = _radio_link(radio, modem, route, origin, ("modems", i), context)
+            if modem.profile.startswith("satellite"):
+                # A satellite terminal on the roof: the profile's link, no cells or handovers.
+                entry = {"profile": modem.profile, "direction": "uplink", "buffer": modem.buffer}
+                links[radio] = _plain_link(radio, entry, ("modems", i), context)
+            else:
+                links[radio] = _radio_link(radio, modem, route, origin, ("modems", i), context)
             fibre = LinkEntry.model_validate(
                 {
                     "profile": "fiber",
@@ -182,6 +193,10 @@ def _radio_link(
         heights = [s.height_m for s in listed if s.height_m is not None]
         if height is None and heights:
             height = float(np.mean(heights))  # one height per modem (docs/ambulance.md)
+    elif cells.layout == "around":
+        sites = sites_around_route(
+            np.asarray(route.waypoints_m), spacing, margin_m=max(cells.margin, spacing / 2)
+        )
     else:
         sites = sites_along_route(
             np.asarray(route.waypoints_m),
@@ -221,6 +236,14 @@ def _radio_link(
         link = LinkEntry.model_validate(entry)
     except Exception as exc:  # a profile or buffer the user wrote wrong
         raise context.error(where, f"modem {modem.name!r}: {_first_message(exc)}") from None
+    return compile_link(name, link, lambda path, message: context.error(where, message), Path("."))
+
+
+def _plain_link(name: str, entry: dict, where: tuple, context: WorkloadContext) -> LinkSpec:
+    try:
+        link = LinkEntry.model_validate(entry)
+    except Exception as exc:
+        raise context.error(where, f"{name}: {_first_message(exc)}") from None
     return compile_link(name, link, lambda path, message: context.error(where, message), Path("."))
 
 

@@ -188,3 +188,18 @@ def test_explicit_sites_in_degrees_or_metres():
     assert x0 == pytest.approx(0.0, abs=0.01) and y0 == pytest.approx(55.6, abs=0.2)  # 0.0005°
     assert (x1, y1) == (1500.0, -60.0)
     assert radio.h_bs_m == 30.0  # one height per modem: the listed one
+
+
+def test_satellite_modem_and_grid_layout():
+    """A satellite modem is its profile's plain link; layout around gives a grid of sites."""
+    text = BASE.replace(
+        "{name: op-b, profile: 4g-lte, cells: {offset: 150m}}",
+        "{name: sat, profile: satellite-leo}",
+    ).replace("{name: op-a, profile: 5g-sa}", "{name: op-a, profile: 5g-sa, "
+              "cells: {layout: around, spacing: 500m, margin: 600m}}")  # fmt: skip
+    plan = scenario("failover", text).plan
+    assert plan.links["sat-up"].radio is None and plan.links["sat-up"].profile == "satellite-leo"
+    sites = np.asarray(plan.links["op-a-up"].radio.sites_m)
+    assert len(sites) > 8 and np.abs(sites[:, 1]).max() <= 600.0 + 1e-6
+    result = run(plan)
+    assert result.streams["vitals"].packets_sent == 40

@@ -507,6 +507,7 @@ def check_main(
     for item in loaded:
         start = time.perf_counter()
         results = run_plan(item.scenario.plan, seed=seed)
+        item.scenario.judge(results)  # the workloads' own budgets (control loops) count too
         done = dataclasses.replace(item, results=results, seconds=time.perf_counter() - start)
         checked.append(done)
         print(render_block(done), file=out, flush=True)

@@ -116,6 +116,7 @@ def run(
 
     with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
         results = run_plan(plan, seed=seed, progress=progress)
+    workloads = loaded.judge(results)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         files = ["results.json"] + (["packets.csv.gz"] if packets else [])
@@ -133,7 +134,6 @@ def run(
             scenario_document=loaded.document,
             files=files,
         )
-        workloads = loaded.workload_results(results)
         if workloads:
             document["workloads"] = workloads
         write_json(out_dir / "results.json", document)

@@ -74,10 +74,22 @@ class Scenario:
     document: dict[str, Any]
     sha256: str
     workload_metrics: dict[str, Any] = field(default_factory=dict, repr=False)
+    workload_verdicts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def workload_results(self, results: Any) -> dict[str, Any]:
         """Each workload's own metrics for a run of this scenario (results.json ``workloads``)."""
         return {name: metrics(results) for name, metrics in self.workload_metrics.items()}
+
+    def judge(self, results: Any) -> dict[str, Any]:
+        """Add the workloads' own budget verdicts to ``results.budgets``; return their metrics.
+
+        Call it once per run, before showing or writing the results (``medlink run`` and
+        ``medlink check`` do): a workload's budgets (a control loop's latency) then count in
+        ``results.passed`` like any other.
+        """
+        for verdicts in self.workload_verdicts.values():
+            results.budgets.extend(verdicts(results))
+        return self.workload_results(results)
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -146,7 +158,8 @@ def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
     _check(model, lines, filename, expansions)
     plan = _compile(model, lines, filename, expansions)
     metrics = {name: e.metrics for name, e in expansions.items() if e.metrics is not None}
-    return Scenario(plan, None, document, document_sha256(document), metrics)
+    verdicts = {name: e.verdicts for name, e in expansions.items() if e.verdicts is not None}
+    return Scenario(plan, None, document, document_sha256(document), metrics, verdicts)
 
 
 def _scenario_models() -> tuple[type[ScenarioFile], type[ScenarioFile]]:

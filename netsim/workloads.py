@@ -13,7 +13,8 @@ The object has:
   errors), validated with the rest of the file, so its errors carry file, line and field;
 - ``expand(section, context) -> Expansion``: the links, streams and budgets the section
   means, in netsim's own types; and optionally per-run ``metrics(results) -> dict`` for
-  results.json (under ``workloads.<name>``).
+  results.json (under ``workloads.<name>``) and ``verdicts(results) -> [BudgetResult]`` for
+  budgets on metrics of its own (a control loop's latency), judged with the others.
 
 netsim never imports a workload; it finds them here. A scenario with a workload section may
 leave out ``network`` and ``streams``; it may also add its own, and budgets may name the
@@ -63,6 +64,7 @@ class Expansion:
     streams: list[StreamSpec] = field(default_factory=list)
     budgets: list[BudgetSpec] = field(default_factory=list)
     metrics: Callable[[Any], dict] | None = None
+    verdicts: Callable[[Any], list] | None = None  # Results -> list[BudgetResult] of its own
 
 
 class Workload(Protocol):

@@ -1,0 +1,1 @@
+"""Remote robotic surgery for medlink: surgeon console and robot streams, clinical budgets."""

@@ -682,12 +682,53 @@ def budget_margins(doc: dict) -> Figure | None:
 
 
 FIGURE_TITLES = {
+    "loop-breakdown": "Motion-to-photon latency, part by part",
     "budget-margins": "Budget margins",
     "latency-ccdf": "Latency tail (complementary CDF)",
     "latency-cdf": "Latency distribution (CDF)",
     "latency-over-time": "Latency and capacity over time",
     "along-route": "Latency and outages along the route",
 }
+
+
+_LOOP_PARTS = (
+    ("command_one_way", "command, one way", "////"),
+    ("actuation", "actuation", ""),
+    ("frame_wait", "wait for the next frame", "...."),
+    ("frame_serialisation", "frame sent", "xxxx"),
+    ("video_one_way", "video, one way", "\\\\\\\\"),
+    ("video_pipeline", "encode + decode + display", "oo"),
+)
+
+
+def loop_breakdown(doc: dict) -> Figure | None:
+    """A control loop's mean motion-to-photon latency as one bar, split into its parts.
+
+    Reads ``workloads.<name>.motion_to_photon_breakdown_ms`` (telesurgery); segments differ
+    by hatch as well as shade, and each is labelled with its milliseconds.
+    """
+    breakdown = None
+    for metrics in (doc.get("workloads") or {}).values():
+        breakdown = (metrics or {}).get("motion_to_photon_breakdown_ms") or breakdown
+    if not breakdown or any(breakdown.get(k) is None for k, _, _ in _LOOP_PARTS):
+        return None
+    with _styled():
+        fig = _figure((FIGSIZE[0], 2.6))
+        ax = fig.add_subplot()
+        left = 0.0
+        shades = np.linspace(0.25, 0.9, len(_LOOP_PARTS))
+        for (key, label, hatch), shade in zip(_LOOP_PARTS, shades, strict=True):
+            width = float(breakdown[key])
+            ax.barh(
+                0, width, left=left, height=0.5, color=str(shade), edgecolor="#000000",
+                hatch=hatch or None, label=f"{label}: {width:.1f} ms",
+            )  # fmt: skip
+            left += width
+        ax.set_yticks([])
+        ax.set_xlabel("mean motion-to-photon latency (ms)")
+        ax.set_xlim(0, left * 1.02)
+        fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    return fig
 
 
 def all_figures(doc: dict) -> list[tuple[str, str, Figure]]:
@@ -698,6 +739,7 @@ def all_figures(doc: dict) -> list[tuple[str, str, Figure]]:
     """
     out: list[tuple[str, str, Figure]] = []
     for key, make in (
+        ("loop-breakdown", loop_breakdown),
         ("budget-margins", budget_margins),
         ("latency-cdf", latency_cdf),
         ("latency-ccdf", latency_ccdf),

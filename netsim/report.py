@@ -27,6 +27,11 @@ import yaml
 __all__ = ["render_report", "write_report", "budget_margin", "FIGURE_CAPTIONS"]
 
 FIGURE_CAPTIONS = {
+    "loop-breakdown": (
+        "Where the control loop's time goes: the mean motion-to-photon latency of the applied "
+        "commands, from the command's one-way trip to the robot to the frame showing the "
+        "motion on the surgeon's screen."
+    ),
     "budget-margins": (
         "How far each budget is from its limit: the measured value divided by the limit "
         "(for a minimum throughput, the limit divided by the value), on a log scale. A bar "

@@ -45,6 +45,7 @@ from .budgets import (
 from .loop import (
     fresh_commands,
     haptic_round_trip,
+    loop_decomposition,
     motion_to_photon,
     staleness_samples,
     staleness_summary,
@@ -262,6 +263,15 @@ def loop_metrics(
         frame_interval_s=frame_interval_s,
         video_pipeline_s=video_pipeline_s,
     )
+    parts = loop_decomposition(
+        a_send,
+        a_recv,
+        video_send,
+        video_recv,
+        actuation_s=actuation_s,
+        frame_interval_s=frame_interval_s,
+        video_pipeline_s=video_pipeline_s,
+    )
     rtt = haptic_round_trip(a_send, a_recv, fb_send, fb_recv)
     holds = watchdog_holds(a_recv, watchdog_s, 0.0, duration)
     stale = staleness_summary(staleness_samples(a_send, a_recv, 1e-3, 0.0, duration))
@@ -291,12 +301,28 @@ def loop_metrics(
                 math.inf if rtt_p99 is None else rtt_p99 / 1e3, loop="haptic-rtt"
             ),
         },
+        # Mean of each part over the commands whose frame arrived: the parts add up to the
+        # mean motion-to-photon latency (the report draws them as one bar).
+        "motion_to_photon_breakdown_ms": _breakdown_ms(parts),
         "loop_settings": {
             "actuation_ms": actuation_s * 1e3,
             "frame_interval_ms": frame_interval_s * 1e3,
             "video_pipeline_ms": video_pipeline_s * 1e3,
         },
     }
+
+
+def _breakdown_ms(parts: dict) -> dict[str, float | None]:
+    arrays = {k: np.broadcast_to(np.asarray(v, dtype=float), np.shape(parts["video_one_way_s"]))
+              for k, v in parts.items()}  # fmt: skip
+    ok = np.ones(np.shape(arrays["video_one_way_s"]), dtype=bool)
+    for values in arrays.values():
+        ok &= np.isfinite(values)
+    out: dict[str, float | None] = {}
+    for key, values in arrays.items():
+        name = key.removesuffix("_s")
+        out[name] = float(values[ok].mean() * 1e3) if ok.any() else None
+    return out
 
 
 def _verdicts(metrics: dict) -> list[BudgetResult]:

@@ -139,3 +139,19 @@ def test_section_errors_name_line_and_field():
         load_scenario_text(bad_access, "ts.yaml")
     assert info.value.line == 4 and "unknown profile '5g-sax'" in info.value.message
     assert np.isfinite(info.value.line)
+
+
+def test_loop_breakdown_adds_up_and_is_drawn(tmp_path):
+    """The mean parts add up to the mean motion-to-photon; the report draws them."""
+    from netsim.files import results_document
+    from netsim.plots import all_figures
+
+    sc = scenario("100km")
+    results = run(sc.plan)
+    loop = sc.judge(results)["telesurgery"]
+    parts = loop["motion_to_photon_breakdown_ms"]
+    assert sum(parts.values()) == pytest.approx(loop["motion_to_photon_ms"]["mean"], rel=1e-9)
+    assert parts["video_pipeline"] == pytest.approx(90.0)
+    document = results_document(results)
+    document["workloads"] = {"telesurgery": loop}
+    assert "loop-breakdown" in [key for key, _, _ in all_figures(document)]

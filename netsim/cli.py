@@ -82,6 +82,15 @@ def run(
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write report.html (plots, verdict).")
     ] = True,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications",
+            min=1,
+            help="Independent runs (seeds seed, seed+1, ...): 95 % intervals and settled "
+            "verdicts [default: the scenario's, else 1].",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario, print a summary, write results.json and report.html; exit 1 if a
     budget fails."""
@@ -95,7 +104,7 @@ def run(
     )
     from .progress import progress_bar
     from .scenario import load_scenario
-    from .summary import render_summary
+    from .summary import render_replications, render_summary
 
     try:
         loaded = load_scenario(scenario)
@@ -114,9 +123,25 @@ def run(
         _fail_input(str(exc))
         return
 
-    with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
-        results = run_plan(plan, seed=seed, progress=progress)
-    workloads = loaded.judge(results)
+    n_runs = replications if replications is not None else plan.replications
+    replicated = None
+    if n_runs > 1:
+        from .replications import replicate
+
+        with progress_bar(f"{plan.name} x{n_runs}", float(n_runs)) as progress:
+            replicated = replicate(
+                plan,
+                n_runs,
+                seed=seed,
+                judge=loaded.judge,
+                progress=None if progress is None else lambda i, n: progress(i, n),
+            )
+        results = replicated.first
+        workloads = loaded.workload_results(results)
+    else:
+        with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
+            results = run_plan(plan, seed=seed, progress=progress)
+        workloads = loaded.judge(results)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         files = ["results.json"] + (["packets.csv.gz"] if packets else [])
@@ -136,6 +161,9 @@ def run(
         )
         if workloads:
             document["workloads"] = workloads
+        if replicated is not None:
+            document["replications"] = replicated.to_dict()
+            document["pass"] = replicated.passed
         write_json(out_dir / "results.json", document)
         if report:
             from .report import write_report
@@ -149,10 +177,16 @@ def run(
                 typer.echo(f"medlink: warning: report.html not written: {exc}", err=True)
     except OSError as exc:
         _fail_input(f"--out: cannot write results to {out_dir}: {exc.strerror or exc}")
-    typer.echo(render_summary(results, where=str(out_dir / "results.json")))
+    where = str(out_dir / "results.json")
+    if replicated is not None:
+        typer.echo(render_replications(replicated.to_dict(), plan.name, where=where))
+        passed = replicated.passed
+    else:
+        typer.echo(render_summary(results, where=where))
+        passed = results.passed
     if report:
         typer.echo(f"report: {out_dir / 'report.html'}")
-    raise typer.Exit(EXIT_PASS if results.passed else EXIT_FAIL)
+    raise typer.Exit(EXIT_PASS if passed else EXIT_FAIL)
 
 
 @app.command()

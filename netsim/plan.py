@@ -357,3 +357,4 @@ class NetworkPlan:
     seed: int = 1
     drain_s: float = 10.0
     window_s: float | None = None  # None: the engine picks one from the offered packet rate
+    replications: int = 1  # independent runs (seeds seed, seed + 1, ...); netsim.replications

@@ -470,4 +470,5 @@ def _compile(
         budgets=tuple(budgets),
         seed=model.seed,
         drain_s=model.drain,
+        replications=model.replications,
     )

@@ -670,6 +670,9 @@ class ScenarioFile(_Model):
     name: RunName
     description: Text = ""
     seed: Seed = 1
+    replications: Annotated[
+        int, Field(ge=1, le=10_000, strict=True, description="independent runs, seeds seed..")
+    ] = 1
     duration: Annotated[PositiveTime, Field(description="how long the sources send")]
     drain: Annotated[Time, Field(description="extra time for packets in flight to arrive")] = (
         _default("10s")

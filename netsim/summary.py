@@ -6,7 +6,7 @@ import math
 
 from .results import Results, summarise_events
 
-__all__ = ["render_summary"]
+__all__ = ["render_summary", "render_replications"]
 
 
 def _ms(value: float | None) -> str:
@@ -109,6 +109,79 @@ def render_summary(results: Results, where: str | None = None) -> str:
         out.append(f"verdict: FAIL ({failed} of {len(results.budgets)} budgets failed)")
     else:
         out.append(f"verdict: PASS (all {len(results.budgets)} budgets hold)")
+    if where:
+        out.append(f"results: {where}")
+    return "\n".join(out)
+
+
+def _ci(stats: dict, scale: float = 1.0, digits: int = 3) -> str:
+    mean = stats.get("mean")
+    if mean is None:
+        return "-"
+    half = stats.get("half_width")
+    if half is None:
+        return f"{mean * scale:.{digits}g}"
+    return f"{mean * scale:.{digits}g} ± {half * scale:.2g}"
+
+
+def render_replications(replicated: dict, name: str, where: str | None = None) -> str:
+    """The terminal view of replications: 95 % intervals, and whether each verdict is settled.
+
+    ``replicated`` is :meth:`netsim.replications.Replicated.to_dict`.
+    """
+    n = replicated["n"]
+    seeds = replicated["seeds"]
+    out = [f"medlink: {name}  {n} replications, seeds {seeds[0]}..{seeds[-1]}  (mean ± 95 % CI)"]
+    out.append("")
+    rows = []
+    for stream, stats in replicated["streams"].items():
+        rows.append(
+            [
+                stream,
+                _ci(stats["latency_p50_ms"]),
+                _ci(stats["latency_p99_ms"]),
+                _ci(stats["latency_max_ms"]),
+                _ci(stats["loss_rate"], 100.0),
+                _ci(stats["jitter_ms"]),
+            ]
+        )
+    out += _table(["stream", "p50 ms", "p99 ms", "max ms", "loss %", "jitter ms"], rows)
+    if replicated["budgets"]:
+        out.append("")
+        brows = []
+        for b in replicated["budgets"]:
+            unit = b["unit"]
+            scale, shown = (100.0, "%") if unit == "ratio" else (1.0, unit)
+            bound = ">=" if b["metric"] == "throughput" else "<="
+            verdict = "PASS" if b["pass"] else "FAIL"
+            brows.append(
+                [
+                    b["stream"],
+                    b["metric"],
+                    f"{_ci(b['value'], scale)} {shown}",
+                    f"{bound} {b['limit'] * scale:g} {shown}",
+                    f"{b['runs_passed']}/{n}",
+                    verdict if b["settled"] else f"{verdict}?",
+                ]
+            )
+        out += _table(["budget", "metric", "mean ± CI", "limit", "runs ok", "verdict"], brows)
+        out.append("")
+        out.append("A verdict with '?' is not settled: its interval straddles the limit; run more")
+        out.append("replications to tell.")
+    failed = sum(not b["pass"] for b in replicated["budgets"])
+    unsettled = sum(not b["settled"] for b in replicated["budgets"])
+    out.append("")
+    total = len(replicated["budgets"])
+    if not total:
+        out.append("verdict: no budgets to judge")
+    else:
+        word = (
+            f"FAIL ({failed} of {total} budgets failed on the mean)"
+            if failed
+            else (f"PASS (all {total} budgets hold on the mean)")
+        )
+        note = "settled" if not unsettled else f"{unsettled} of {total} not settled"
+        out.append(f"verdict: {word}; {note}")
     if where:
         out.append(f"results: {where}")
     return "\n".join(out)

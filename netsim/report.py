@@ -399,6 +399,46 @@ def _scenario(doc: dict) -> str:
     return "".join(out)
 
 
+def _replications_table(doc: dict) -> str:
+    """Budgets over independent replications: mean, 95 % interval, runs passed, settled."""
+    rep = doc.get("replications")
+    if not rep:
+        return ""
+    head = ["stream", "metric", "mean", "95 % interval", "limit", "runs passed", "verdict"]
+    out = [
+        '<section id="replications">\n<h2>Over '
+        f"{_e(rep['n'])} replications (seeds {_e(rep['seeds'][0])}..{_e(rep['seeds'][-1])})"
+        '</h2>\n<div class="table-wrap"><table>\n<caption>Each budget judged on the mean '
+        "of its metric over independent runs; a verdict is settled when the whole 95 % "
+        "interval lies on one side of the limit. The other tables and the figures show the first "
+        "replication's.</caption>\n<thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead>\n<tbody>\n"
+    ]
+    for b in rep.get("budgets") or []:
+        value = b["value"]
+        scale = 100.0 if b["unit"] == "ratio" else 1.0
+        unit = "%" if b["unit"] == "ratio" else b["unit"]
+
+        def shown(x, scale=scale, unit=unit):
+            return "—" if x is None else f"{x * scale:.4g} {unit}"
+
+        low, high = value.get("low"), value.get("high")
+        span = "—" if low is None else f"{shown(low)} to {shown(high)}"
+        verdict = ("PASS" if b["pass"] else "FAIL") + ("" if b["settled"] else " (not settled)")
+        cells = [
+            b["metric"],
+            shown(value.get("mean")),
+            span,
+            shown(b["limit"]),
+            f"{b['runs_passed']} of {rep['n']}",
+            verdict,
+        ]
+        out.append(_row(b["stream"], cells))
+    out.append("</tbody></table></div>\n</section>\n")
+    return "".join(out)
+
+
 def _per_km_table(doc: dict) -> str:
     """Where on the road the service breaks: a workload's per-km figures, when it has them."""
     out = []
@@ -467,6 +507,7 @@ def render_report(doc: dict) -> str:
         _header(doc),
         _budget_table(doc),
         _stream_table(doc),
+        _replications_table(doc),
         _events_table(doc),
         _per_km_table(doc),
         _figures(doc),

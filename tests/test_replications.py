@@ -81,7 +81,9 @@ def test_run_with_replications_writes_intervals(tmp_path, capsys):
     section = document["replications"]
     assert section["n"] == 4 and section["seeds"] == [3, 4, 5, 6]
     assert {b["metric"] for b in section["budgets"]} == {"latency_p99", "loss_rate"}
-    assert document["pass"] is True and (tmp_path / "o" / "report.html").exists()
+    assert document["pass"] is True
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert 'id="replications"' in html and "4 of 4" in html
 
 
 def test_scenario_replications_field_and_failing_verdict(tmp_path, capsys):

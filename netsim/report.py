@@ -410,8 +410,8 @@ def _replications_table(doc: dict) -> str:
         f"{_e(rep['n'])} replications (seeds {_e(rep['seeds'][0])}..{_e(rep['seeds'][-1])})"
         '</h2>\n<div class="table-wrap"><table>\n<caption>Each budget judged on the mean '
         "of its metric over independent runs; a verdict is settled when the whole 95 % "
-        "interval lies on one side of the limit. The other tables and the figures show the first "
-        "replication's.</caption>\n<thead><tr>"
+        "interval lies on one side of the limit. The other tables and the figures show the "
+        "first replication.</caption>\n<thead><tr>"
         + "".join(f"<th>{h}</th>" for h in head)
         + "</tr></thead>\n<tbody>\n"
     ]

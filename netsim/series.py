@@ -65,9 +65,15 @@ def _stream_bins(t_send: np.ndarray, latency_ms: np.ndarray, delivered: np.ndarr
     p99 = np.full(n_bins, np.nan)
     top = np.full(n_bins, np.nan)
     if lat.size:
-        order = np.lexsort((lat, got))
-        lat_sorted = lat[order]
         start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        if (got[1:] >= got[:-1]).all():
+            # Sent in time order (every stream is): each bin is a contiguous slice, so sort
+            # the slices (15 M packets: 0.2 s, against 4.7 s for one lexsort of them all).
+            lat_sorted = lat.copy()
+            for b in np.flatnonzero(count > 1):
+                lat_sorted[start[b] : start[b] + count[b]].sort()
+        else:
+            lat_sorted = lat[np.lexsort((lat, got))]
         has = count > 0
         for q, out in ((0.5, p50), (0.99, p99), (1.0, top)):
             k = start + np.floor(q * (count - 1)).astype(np.int64)

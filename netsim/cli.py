@@ -1,4 +1,4 @@
-"""The ``medlink`` command line: run, check, validate, profiles, plot, schema.
+"""The ``medlink`` command line: run, check, sweep, validate, profiles, plot, schema.
 
 Exit codes: 0 every budget holds; 1 a budget failed; 2 invalid input or usage (one line on
 stderr naming file, line and field; nothing written).
@@ -227,6 +227,65 @@ def check(
     from .check import check_main
 
     raise typer.Exit(check_main(scenarios, junit=junit, seed=seed, duration=duration))
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param",
+            help="PATH=VALUES, e.g. telesurgery.distance=150km,1000km or "
+            "network.links.up.capacity=log(1Mbps,100Mbps,5); repeat for a grid.",
+        ),
+    ],
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications", min=1, help="Runs per combination [default: the scenario's, else 1]."
+        ),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option("--sample", min=1, help="Run N random points of the grid (seeded)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Local processes [default: cores].")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder [default: reports/<name>-sweep/]."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Base seed.")] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Duration of every run, e.g. 30s.")
+    ] = None,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Draw one PNG per budget.")
+    ] = True,
+) -> None:
+    """Run a scenario over a grid of parameter values; exit 1 if any run fails a budget."""
+    from .sweep import sweep_main
+
+    raise typer.Exit(
+        sweep_main(
+            scenario,
+            param,
+            replications=replications,
+            workers=workers,
+            scheduler=scheduler,
+            out=out,
+            seed=seed,
+            duration=duration,
+            sample=sample,
+            plots=plots,
+        )
+    )
 
 
 @app.command()

@@ -367,7 +367,10 @@ def github_annotations(
     """
     out = []
     for item in checked:
-        for budget, line in zip(item.budgets, item.lines, strict=False):
+        # A workload's own budgets (a control loop's) come after the file's and have no line:
+        # they are annotated on the file.
+        lines = list(item.lines) + [None] * (len(item.budgets) - len(item.lines))
+        for budget, line in zip(item.budgets, lines, strict=False):
             if budget.passed:
                 continue
             properties = [f"file={escape_property(_github_file(item.file, env))}"]
@@ -456,9 +459,9 @@ def check_main(
     seed: int | None = None,
     duration: str | None = None,
     *,
-    env: Mapping[str, str] = os.environ,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Run scenarios as a CI gate; return the exit code.
 
@@ -484,6 +487,9 @@ def check_main(
         0 when every budget of every scenario holds, 1 when one fails, 2 for invalid input
         (one line on ``err``; nothing run, nothing written).
     """
+    env = os.environ if env is None else env
+    out = sys.stdout if out is None else out  # at call time: tests and callers redirect it
+    err = sys.stderr if err is None else err
     from .engine import run as run_plan
 
     def fail_input(message: str) -> int:

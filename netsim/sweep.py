@@ -733,8 +733,8 @@ def sweep_main(
     duration: str | None = None,
     sample: int | None = None,
     plots: bool = True,
-    out_stream: TextIO = sys.stdout,
-    err_stream: TextIO = sys.stderr,
+    out_stream: TextIO | None = None,
+    err_stream: TextIO | None = None,
 ) -> int:
     """Run a parameter sweep; return the exit code.
 
@@ -772,6 +772,8 @@ def sweep_main(
         (one line on ``err_stream``; nothing run, nothing written), 130 when interrupted (the
         runs finished so far are kept and reused by the next call).
     """
+    out_stream = sys.stdout if out_stream is None else out_stream
+    err_stream = sys.stderr if err_stream is None else err_stream
     try:
         if not params:
             raise SweepInputError("give at least one --param PATH=VALUES")

@@ -155,3 +155,23 @@ def test_loop_breakdown_adds_up_and_is_drawn(tmp_path):
     document = results_document(results)
     document["workloads"] = {"telesurgery": loop}
     assert "loop-breakdown" in [key for key, _, _ in all_figures(document)]
+
+
+def test_check_annotates_a_failing_loop_budget_on_the_file(tmp_path, capsys):
+    """Under GitHub Actions, a failed loop budget (no line of its own) is annotated on the file."""
+    from netsim.check import check_main
+
+    text = (
+        FIXED.replace("DISTANCE", "100km")
+        .replace("OUTAGES", "")
+        .replace("video_pipeline: 90ms", "video_pipeline: 400ms")
+    )
+    path = write(tmp_path, text, "ts.yaml")
+    env = {"GITHUB_ACTIONS": "true"}
+    code = check_main([path], env=env)
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    assert any(
+        line.startswith("::error file=") and "motion_to_photon_p99" in line and ",line=" not in line
+        for line in captured.out.splitlines()
+    ), captured.out

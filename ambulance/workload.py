@@ -355,7 +355,7 @@ def per_km(results: Any, route: RouteSpec, logical: list[str] | None = None) -> 
     Packets count in the km where the ambulance was when they were sent; events in the km
     where they started (events during the drain are left out, as in the events summary).
     """
-    from netsim.results import stream_columns
+    from netsim.columns import stream_columns
 
     built = Route(
         np.asarray(route.waypoints_m),

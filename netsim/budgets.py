@@ -10,7 +10,7 @@ import numpy as np
 from .plan import BudgetSpec
 from .stats import percentile
 
-__all__ = ["BudgetResult", "evaluate_budget", "UNITS"]
+__all__ = ["BudgetResult", "evaluate_budget", "budget_margin", "UNITS"]
 
 UNITS = {"latency": "ms", "loss": "ratio", "jitter": "ms", "throughput": "Mbps"}
 _TO_UNIT = {"latency": 1e3, "loss": 1.0, "jitter": 1e3, "throughput": 1e-6}
@@ -75,3 +75,18 @@ def evaluate_budget(
         source=spec.source,
         name=spec.name,
     )
+
+
+def budget_margin(budget: dict) -> float:
+    """How far a budget is from its limit: < 1 passes, > 1 fails.
+
+    value / limit for upper bounds (latency, loss, jitter), limit / value for a minimum
+    throughput; infinity for a budget without a value (it fails), 0 for 0 / 0.
+    """
+    value, limit = budget.get("value"), budget.get("limit")
+    if value is None or limit is None or not math.isfinite(value):
+        return math.inf
+    num, den = (limit, value) if budget.get("metric") == "throughput" else (value, limit)
+    if den == 0:
+        return 0.0 if num == 0 else math.inf
+    return float(num) / float(den)

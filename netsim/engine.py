@@ -14,59 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
 from .link import LinkRuntime
-from .packetlog import DELIVERED, ColumnBuffer, PacketLog
+from .packetlog import DELIVERED, ColumnBuffer
 from .plan import NetworkPlan, StreamSpec
 from .results import Results, build_results
-from .timeline import IntervalSet, LinkDynamics
+from .simulation import EventLog, Simulation
+from .timeline import IntervalSet
 from .traffic import Source
 
 __all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simulation"]
-
-
-@dataclass
-class EventLog:
-    """Control-plane events (handovers, outages, ...) as columns, in time order.
-
-    ``value`` is the event's duration in seconds (a handover's interruption, an outage's
-    length); ``detail`` says more (``"site 2 -> site 3"``).
-    """
-
-    t_s: list[float] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
-    link: list[str] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)
-    detail: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.t_s)
-
-    def add(self, t_s: float, kind: str, link: str, value: float, detail: str = "") -> None:
-        self.t_s.append(t_s)
-        self.kind.append(kind)
-        self.link.append(link)
-        self.value.append(value)
-        self.detail.append(detail)
-
-
-@dataclass(frozen=True)
-class Simulation:
-    """The raw output of :func:`simulate`: the plan as run, its packets and its events.
-
-    ``dynamics`` holds, per link name, the open-loop timeline the link followed (capacity
-    curve, refusals, fades), for the views that plot capacity over time.
-    """
-
-    plan: NetworkPlan
-    seed: int
-    packets: PacketLog
-    events: EventLog
-    dynamics: dict[str, LinkDynamics] = field(default_factory=dict)
 
 
 def link_order(plan: NetworkPlan) -> list[str]:

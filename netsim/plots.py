@@ -41,7 +41,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from .report import budget_margin
+from .budgets import budget_margin
 
 __all__ = [
     "STYLE",

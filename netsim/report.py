@@ -26,6 +26,8 @@ import yaml
 
 __all__ = ["render_report", "write_report", "budget_margin", "FIGURE_CAPTIONS"]
 
+from .budgets import budget_margin  # noqa: E402  (re-exported: part of this module's API)
+
 FIGURE_CAPTIONS = {
     "loop-breakdown": (
         "Where the control loop's time goes: the mean motion-to-photon latency of the applied "
@@ -158,21 +160,6 @@ def _metric_label(metric: str) -> str:
         p = digits if len(digits) <= 2 or digits == "100" else f"{digits[:2]}.{digits[2:]}"
         return f"latency, p{p}"
     return {"loss_rate": "loss rate", "throughput": "throughput (minimum)"}.get(metric, metric)
-
-
-def budget_margin(budget: dict) -> float:
-    """How far a budget is from its limit: < 1 passes, > 1 fails.
-
-    value / limit for upper bounds (latency, loss, jitter), limit / value for a minimum
-    throughput; infinity for a budget without a value (it fails), 0 for 0 / 0.
-    """
-    value, limit = budget.get("value"), budget.get("limit")
-    if value is None or limit is None or not math.isfinite(value):
-        return math.inf
-    num, den = (limit, value) if budget.get("metric") == "throughput" else (value, limit)
-    if den == 0:
-        return 0.0 if num == 0 else math.inf
-    return float(num) / float(den)
 
 
 def _verdict_cell(passed: bool) -> str:

@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .budgets import BudgetResult, evaluate_budget
+from .columns import stream_columns
 from .packetlog import DELIVERED, DROPPED, IN_FLIGHT, LOST, PacketLog
 from .plan import NetworkPlan
 from .series import build_series
 from .stats import latency_intervals, latency_summary, loss_bursts, rfc3550_jitter
 from .version import __version__
 
-if TYPE_CHECKING:  # the engine imports this module, not the other way round
-    from .engine import Simulation
+if TYPE_CHECKING:
+    from .simulation import Simulation
 
 __all__ = [
     "Results",
@@ -88,51 +89,6 @@ class Results:
             "events": summarise_events(self.events, self.plan),
             "series": build_series(self),
         }
-
-
-def stream_columns(plan: NetworkPlan, log: PacketLog) -> dict[str, tuple]:
-    """Per stream, and per group of copies, its columns ``(t_send, t_recv, fate, size)``.
-
-    A group (copies of one stream over several paths, ``StreamSpec.group``) merges its copies
-    by sequence number: a packet is delivered when any copy is, at the earliest copy's
-    receive time; otherwise it takes the first of lost, dropped, in flight that a copy had.
-    """
-    out: dict[str, tuple] = {}
-    for name in log.stream_names:
-        rows = None if len(log.stream_names) == 1 else log.of_stream(name)
-
-        def column(values: np.ndarray, rows=rows) -> np.ndarray:
-            return values if rows is None else values[rows]
-
-        out[name] = (
-            column(log.t_send_s),
-            column(log.t_recv_s),
-            column(log.fate),
-            column(log.size_bytes),
-            column(log.seq),
-        )
-    groups: dict[str, list[str]] = {}
-    for stream in plan.streams:
-        if stream.group is not None:
-            groups.setdefault(stream.group, []).append(stream.name)
-    for group, members in groups.items():
-        seq = np.concatenate([out[m][4] for m in members])
-        unique, index = np.unique(seq, return_inverse=True)
-        t_send = np.empty(unique.size)
-        size = np.empty(unique.size, dtype=np.int64)
-        recv = np.full(unique.size, np.inf)
-        fate = np.full(unique.size, 99, dtype=np.int8)
-        t_all = np.concatenate([out[m][0] for m in members])
-        r_all = np.concatenate([out[m][1] for m in members])
-        f_all = np.concatenate([out[m][2] for m in members])
-        z_all = np.concatenate([out[m][3] for m in members])
-        t_send[index] = t_all
-        size[index] = z_all
-        np.fmin.at(recv, index, np.where(f_all == DELIVERED, r_all, np.inf))
-        np.minimum.at(fate, index, f_all.astype(np.int8))
-        recv[~np.isfinite(recv)] = np.nan
-        out[group] = (t_send, recv, fate, size, unique)
-    return out
 
 
 def build_results(sim: Simulation) -> Results:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .columns import stream_columns
 from .packetlog import DELIVERED
 
 if TYPE_CHECKING:
@@ -93,8 +94,6 @@ def build_series(results: Results) -> dict:
     edges = np.arange(n_bins + 1) * bin_s
     streams: dict[str, dict] = {}
     quantiles: dict[str, dict] = {}
-    from .results import stream_columns
-
     for name, (t_send, t_recv, fate, _size, _seq) in stream_columns(plan, log).items():
         delivered = fate == DELIVERED
         latency_ms = (t_recv - t_send) * 1e3

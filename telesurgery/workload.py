@@ -245,7 +245,7 @@ def loop_metrics(
     watchdog_s: float,
 ) -> dict:
     """The control loop's figures for one run (results.json ``workloads.telesurgery``)."""
-    from netsim.results import stream_columns
+    from netsim.columns import stream_columns
 
     columns = stream_columns(results.plan, results.packets)
     cmd_send, cmd_recv = columns["commands"][0], columns["commands"][1]

@@ -19,15 +19,13 @@ packets, so it is computed once per run (:func:`build_series`) and written under
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from .columns import stream_columns
 from .packetlog import DELIVERED
 
-if TYPE_CHECKING:
-    from .results import Results
 
 __all__ = ["build_series", "bin_width", "MAX_BINS", "MAX_EVENTS"]
 
@@ -86,8 +84,11 @@ def _rounded(values: np.ndarray, digits: int = 4) -> list:
     return [None if not math.isfinite(v) else float(f"{v:.{digits}g}") for v in values.tolist()]
 
 
-def build_series(results: Results) -> dict:
-    """The ``series`` section of results.json for ``results`` (see the module docstring)."""
+def build_series(results: Any) -> dict:
+    """The ``series`` section of results.json for ``results`` (see the module docstring).
+
+    ``results`` is a :class:`netsim.results.Results` (anything with its ``plan``, ``packets``,
+    ``events`` and ``dynamics``), not imported here so the two modules stay a line apart."""
     plan, log = results.plan, results.packets
     bin_s = bin_width(plan.duration_s)
     n_bins = max(1, int(math.ceil(plan.duration_s / bin_s - 1e-9)))

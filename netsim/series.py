@@ -26,7 +26,6 @@ import numpy as np
 from .columns import stream_columns
 from .packetlog import DELIVERED
 
-
 __all__ = ["build_series", "bin_width", "MAX_BINS", "MAX_EVENTS"]
 
 MAX_BINS = 600

@@ -107,18 +107,21 @@ class FifoQueue:
             d = lindley_departures(arrival_s[pos:stop], service_s[pos:stop], self.free_s)
             all_depart = np.concatenate([self._sys_depart, d])
             all_size = np.concatenate([self._sys_size, size_bytes[pos:stop]])
-            k = np.arange(self._sys_depart.size, all_depart.size)
-            # Packets ahead of packet k still in the system; with zero service time packet k
-            # itself has departed at its arrival, so never look past it.
-            first_in_system = np.minimum(
-                np.searchsorted(all_depart, arrival_s[pos:stop], side="right"), k
-            )
-            if by_bytes:
-                cum = np.concatenate([[0], np.cumsum(all_size)])
-                occupancy = cum[k] - cum[first_in_system] + size_bytes[pos:stop]
+            if self._cannot_overflow(arrival_s[pos:stop], d, all_size, size_bytes[pos:stop]):
+                over = np.empty(0, dtype=np.int64)
             else:
-                occupancy = k - first_in_system + 1
-            over = np.flatnonzero(occupancy > limit)
+                k = np.arange(self._sys_depart.size, all_depart.size)
+                # Packets ahead of packet k still in the system; with zero service time packet
+                # k itself has departed at its arrival, so never look past it.
+                first_in_system = np.minimum(
+                    np.searchsorted(all_depart, arrival_s[pos:stop], side="right"), k
+                )
+                if by_bytes:
+                    cum = np.concatenate([[0], np.cumsum(all_size)])
+                    occupancy = cum[k] - cum[first_in_system] + size_bytes[pos:stop]
+                else:
+                    occupancy = k - first_in_system + 1
+                over = np.flatnonzero(occupancy > limit)
             good = over[0] if over.size else stop - pos
             if good:
                 depart[pos : pos + good] = d[:good]
@@ -134,6 +137,32 @@ class FifoQueue:
             else:
                 self._loop_length = 32
         return depart
+
+    def _cannot_overflow(
+        self, arrival: np.ndarray, done: np.ndarray, all_size: np.ndarray, size: np.ndarray
+    ) -> bool:
+        """A cheap, exact proof that no packet of a stretch finds the buffer full.
+
+        The packets still in the system when packet n arrives are the one in service and
+        those wholly unserved, so they hold at most the unserved work U_n plus one packet
+        (the one in service counts whole): bytes <= U_n + max size, packets <= U_n / min
+        size + 1. When both bounds, with packet n added, are within the limit for every
+        packet, the exact occupancy search is skipped. ``arrival`` and ``done`` are on the
+        queue's clock (seconds, or bytes of work with a curve).
+        """
+        previous = np.empty_like(done)
+        previous[0] = self.free_s
+        previous[1:] = done[:-1]
+        unserved = np.maximum(previous - arrival, 0.0)
+        if self.curve is None:
+            if not np.isfinite(self.capacity_bps):
+                return bool(self.limit >= (size.max() if self.by_bytes else 1))
+            unserved *= self.capacity_bps / 8.0  # seconds of work -> bytes
+        if self.by_bytes:
+            bound = unserved + float(all_size.max()) + size
+            return bool(bound.max() <= self.limit)
+        count = np.floor(unserved / float(max(all_size.min(), 1))) + 2
+        return bool(count.max() <= self.limit)
 
     def _serve_loop(self, pos, arrival_s, service_s, size_bytes, fate, depart) -> int:
         limit, by_bytes = self.limit, self.by_bytes

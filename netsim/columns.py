@@ -15,12 +15,17 @@ __all__ = ["stream_columns"]
 
 
 def stream_columns(plan: NetworkPlan, log: PacketLog) -> dict[str, tuple]:
-    """Per stream, and per group of copies, its columns ``(t_send, t_recv, fate, size)``.
+    """Per stream, and per group of copies, its columns ``(t_send, t_recv, fate, size, seq)``.
+
+    ``seq`` is given only for the copies of a group and the groups (None otherwise: a
+    stream's own packets are numbered 0, 1, ... in send order, and copying the column for
+    millions of packets costs time and memory nobody uses).
 
     A group (copies of one stream over several paths, ``StreamSpec.group``) merges its copies
     by sequence number: a packet is delivered when any copy is, at the earliest copy's
     receive time; otherwise it takes the first of lost, dropped, in flight that a copy had.
     """
+    in_group = {s.name for s in plan.streams if s.group is not None}
     out: dict[str, tuple] = {}
     for name in log.stream_names:
         rows = None if len(log.stream_names) == 1 else log.of_stream(name)
@@ -33,7 +38,7 @@ def stream_columns(plan: NetworkPlan, log: PacketLog) -> dict[str, tuple]:
             column(log.t_recv_s),
             column(log.fate),
             column(log.size_bytes),
-            column(log.seq),
+            column(log.seq) if name in in_group else None,
         )
     groups: dict[str, list[str]] = {}
     for stream in plan.streams:

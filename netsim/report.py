@@ -168,14 +168,16 @@ def _verdict_cell(passed: bool) -> str:
 
 def _header(doc: dict) -> str:
     passed = bool(doc.get("pass"))
-    budgets = doc.get("budgets") or []
+    replications = doc.get("replications")
+    budgets = (replications or {}).get("budgets") or doc.get("budgets") or []
     failed = sum(1 for b in budgets if not b.get("pass"))
+    over = f" on the mean of {replications['n']} replications" if replications else ""
     if not budgets:
         summary = "no budgets to judge"
     elif failed:
-        summary = f"{failed} of {len(budgets)} budgets failed"
+        summary = f"{failed} of {len(budgets)} budgets failed{over}"
     else:
-        summary = f"all {len(budgets)} budgets hold"
+        summary = f"all {len(budgets)} budgets hold{over}"
     as_run = doc.get("scenario_as_run") or {}
     facts = [
         ("seed", _e(doc.get("seed"))),

@@ -84,6 +84,7 @@ def test_run_with_replications_writes_intervals(tmp_path, capsys):
     assert document["pass"] is True
     html = (tmp_path / "o" / "report.html").read_text()
     assert 'id="replications"' in html and "4 of 4" in html
+    assert "budgets hold on the mean of 4 replications" in html
 
 
 def test_scenario_replications_field_and_failing_verdict(tmp_path, capsys):

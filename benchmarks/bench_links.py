@@ -9,7 +9,8 @@ median of its repeats, and each speed-up compares two figures measured side by s
 same run. Four sections:
 
 1. **Trace replay.** One link following a Mahimahi trace (``OpportunitySchedule``; the real
-   ``TMobile-LTE-short.up`` when ``/work/shared/data/mahimahi`` has it, else a synthetic trace
+   ``TMobile-LTE-short.up`` when ``../shared/data/mahimahi`` (beside the repository) has it,
+   else a synthetic trace
    of the same mean rate and period, made here), carrying Poisson 1200-byte packets at 70 % of
    the trace's mean rate for ``--minutes`` simulated minutes. ``netsim.engine.simulate`` on
    it, against two baselines: (a) the same plan on a constant capacity equal to the trace's
@@ -71,7 +72,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tests.mahimahi_reference import simulate_mahimahi  # noqa: E402
 
-DEFAULT_TRACE = Path("/work/shared/data/mahimahi/TMobile-LTE-short.up")
+# The development traces live beside the repository, never in it (../shared/data).
+DEFAULT_TRACE = REPO.parent / "shared" / "data" / "mahimahi" / "TMobile-LTE-short.up"
 SCENARIO = REPO / "scenarios" / "drive-5g-sa.yaml"
 PACKET_BYTES = 1200
 LOAD = 0.7  # offered load as a fraction of the trace's mean rate

@@ -25,11 +25,9 @@ Reading the sources
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Literal
 
-from netsim.plan import BudgetSpec, format_percentile
-from netsim.profiles import MARKS
+from netsim.plan import BudgetSpec
+from netsim.presets import BudgetDefault, apply_overrides, check_unique
 
 __all__ = [
     "DEFAULTS",
@@ -50,60 +48,6 @@ _CISCO = (
     "Cisco QoS design guide, interactive video: loss <= 1 %, one-way <= 150 ms, jitter <= 30 ms"
 )
 _G114 = "ITU-T G.114, one-way mouth-to-ear delay: > 400 ms unacceptable"
-
-
-@dataclass(frozen=True)
-class BudgetDefault:
-    """One default limit for a role, before it is attached to a stream.
-
-    Parameters
-    ----------
-    metric : {"latency", "loss", "jitter", "throughput"}
-        As in :class:`netsim.plan.BudgetSpec`.
-    limit : float
-        SI units: seconds for latency and jitter, a ratio for loss, bit/s for throughput.
-    source : str
-        Where the limit comes from.
-    mark : str
-        How well the figure was checked: one of ``netsim.profiles.MARKS``.
-    percentile : float, optional
-        For latency: the percentile the limit applies to, in (0, 100].
-    note : str
-        Why this source and percentile were chosen.
-    """
-
-    metric: Literal["latency", "loss", "jitter", "throughput"]
-    limit: float
-    source: str
-    mark: str
-    percentile: float | None = None
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if self.mark not in MARKS:
-            raise ValueError(f"budget {self.key}: mark {self.mark!r} is not one of {MARKS}")
-        if not self.source.strip():
-            raise ValueError(f"budget {self.key}: empty source")
-        if self.metric == "latency" and self.percentile is None:
-            raise ValueError("a latency budget needs a percentile")
-
-    @property
-    def key(self) -> str:
-        """The metric as results.json names it (``latency_p98``, ``loss_rate``, ``jitter``)."""
-        if self.metric == "latency":
-            return f"latency_p{format_percentile(self.percentile or 99.0)}"
-        return {"loss": "loss_rate", "jitter": "jitter", "throughput": "throughput"}[self.metric]
-
-    def to_spec(self, stream: str, role: str) -> BudgetSpec:
-        """The engine's budget for ``stream``; ``source`` ends with the mark in brackets."""
-        return BudgetSpec(
-            stream=stream,
-            metric=self.metric,
-            limit=self.limit,
-            percentile=self.percentile,
-            source=f"{self.source} [{self.mark}]",
-            name=f"{role} {self.key}",
-        )
 
 
 #: Default budgets per role. The choices are argued in each ``note``.
@@ -216,14 +160,7 @@ DEFAULTS: dict[str, list[BudgetDefault]] = {
 }
 
 
-def _check_unique(defaults: Mapping[str, Sequence[BudgetDefault]]) -> None:
-    for role, budgets in defaults.items():
-        keys = [b.key for b in budgets]
-        if len(keys) != len(set(keys)):
-            raise ValueError(f"role {role!r}: two budgets on the same metric: {keys}")
-
-
-_check_unique(DEFAULTS)
+check_unique(DEFAULTS)
 
 
 def default_budgets(
@@ -254,71 +191,3 @@ def default_budgets(
         for stream in (names,) if isinstance(names, str) else tuple(names):
             specs.extend(budget.to_spec(stream, role) for budget in table[role])
     return specs
-
-
-def apply_overrides(
-    defaults: Mapping[str, Sequence[BudgetDefault]],
-    overrides: Mapping[str, Mapping[str, float | None]],
-) -> dict[str, list[BudgetDefault]]:
-    """A copy of ``defaults`` with the named limits replaced; ``defaults`` is left unchanged.
-
-    Parameters
-    ----------
-    defaults : mapping of str to sequence of BudgetDefault
-        Usually :data:`DEFAULTS`.
-    overrides : mapping of str to mapping of str to float or None
-        Per role, metric keys as results.json names them (``latency_p99``, ``latency_p98``,
-        ``loss_rate``, ``jitter``, ``throughput``) to a new limit in SI units (s, ratio,
-        bit/s). An existing budget keeps its percentile and gets the new limit, its source
-        saying it was overridden; a new key adds a budget marked ``assumption``; ``None``
-        removes the budget. Example: ``{"video": {"loss_rate": 1e-3, "jitter": None}}``.
-
-    Returns
-    -------
-    dict of str to list of BudgetDefault
-        The new table.
-    """
-    table = {role: list(budgets) for role, budgets in defaults.items()}
-    for role, limits in overrides.items():
-        if role not in table:
-            raise ValueError(f"unknown role {role!r}; roles are {tuple(table)}")
-        budgets = table[role]
-        for key, limit in limits.items():
-            index = next((i for i, b in enumerate(budgets) if b.key == key), None)
-            if limit is None:
-                if index is None:
-                    raise ValueError(f"role {role!r}: no {key!r} budget to remove")
-                del budgets[index]
-            elif index is not None:
-                old = budgets[index]
-                was = f"default {old.limit:g} from {old.source} [{old.mark}]"
-                budgets[index] = replace(
-                    old,
-                    limit=float(limit),
-                    source=f"user override ({was})",
-                    mark="assumption",
-                    note="overridden",
-                )
-            else:
-                budgets.append(_new_budget(key, float(limit)))
-    return table
-
-
-def _new_budget(key: str, limit: float) -> BudgetDefault:
-    source = "user override (no default for this metric)"
-    if key.startswith("latency_p"):
-        digits = key.removeprefix("latency_p")
-        if not digits.isdigit():
-            raise ValueError(f"bad budget key {key!r}; expected e.g. latency_p99")
-        # '99' -> 99, '999' -> 99.9, '50' -> 50: the inverse of format_percentile.
-        if digits == "100" or len(digits) <= 2:
-            percentile = float(digits)
-        else:
-            percentile = float(digits[:2] + "." + digits[2:])
-        return BudgetDefault("latency", limit, source, "assumption", percentile=percentile)
-    metrics = {"loss_rate": "loss", "jitter": "jitter", "throughput": "throughput"}
-    if key not in metrics:
-        raise ValueError(
-            f"bad budget key {key!r}; expected latency_pNN, loss_rate, jitter or throughput"
-        )
-    return BudgetDefault(metrics[key], limit, source, "assumption")  # type: ignore[arg-type]

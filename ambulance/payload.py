@@ -58,7 +58,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from netsim.plan import SizeModel, StreamSpec
-from netsim.profiles import MARKS, Figure
+from netsim.presets import (
+    DATACHANNEL_OVERHEAD_BYTES,
+    IDATA_CHUNK_HEADER_BYTES,
+    RTP_OVERHEAD_BYTES,
+    TRANSPORTS,
+    VIDEO_PAYLOAD_BYTES,
+    Transport,
+    overhead_bytes,
+    wire_bytes,
+)
+from netsim.presets import StreamPreset as BasePreset
+from netsim.profiles import Figure
 
 __all__ = [
     "DATACHANNEL_OVERHEAD_BYTES",
@@ -76,38 +87,6 @@ __all__ = [
     "wire_bytes",
 ]
 
-Transport = Literal["datachannel", "rtp-video", "rtp-audio"]
-TRANSPORTS: tuple[str, ...] = ("datachannel", "rtp-video", "rtp-audio")
-
-# --------------------------------------------------------------------------------------------
-# Header sizes, bytes (see the module docstring for sources and marks)
-
-IPV4_HEADER_BYTES = 20  # RFC 791 [recalled]
-UDP_HEADER_BYTES = 8  # RFC 768 [recalled]
-RTP_HEADER_BYTES = 12  # RFC 3550 §5.1 [recalled]
-SRTP_AUTH_TAG_BYTES = 10  # AES_CM_128_HMAC_SHA1_80, RFC 3711 [recalled]
-DTLS_RECORD_HEADER_BYTES = 13  # DTLS 1.2, RFC 6347 §4.1 [recalled]
-DTLS_AES_GCM_BYTES = 8 + 16  # explicit nonce + tag, RFC 5288 §3 [secondary: rustls constants]
-SCTP_COMMON_HEADER_BYTES = 12  # RFC 4960 §3.1 [recalled]
-SCTP_DATA_CHUNK_HEADER_BYTES = 16  # RFC 4960 §3.3.1 [recalled]
-IDATA_CHUNK_HEADER_BYTES = 20  # RFC 8260 §2.1 [recalled]
-
-#: Per-packet overhead of SRTP media below the codec payload: IPv4 + UDP + RTP + SRTP tag.
-RTP_OVERHEAD_BYTES = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + RTP_HEADER_BYTES + SRTP_AUTH_TAG_BYTES
-#: Per-message overhead of a data channel (one message per DATA chunk per packet), before
-#: padding: IPv4 + UDP + DTLS record (AES-GCM) + SCTP common header + DATA chunk header.
-DATACHANNEL_OVERHEAD_BYTES = (
-    IPV4_HEADER_BYTES
-    + UDP_HEADER_BYTES
-    + DTLS_RECORD_HEADER_BYTES
-    + DTLS_AES_GCM_BYTES
-    + SCTP_COMMON_HEADER_BYTES
-    + SCTP_DATA_CHUNK_HEADER_BYTES
-)
-
-#: RTP payload per video packet, bytes: libwebrtc keeps whole packets near 1200 B to stay under
-#: path MTUs with TURN and VPN headroom [recalled]; we take it as the payload [assumption].
-VIDEO_PAYLOAD_BYTES = 1200
 
 _SRC_YOUTUBE = "YouTube Help, 'Recommended upload encoding settings' (SDR, H.264)"
 _SRC_TR26925 = "3GPP TR 26.925, §5.4 (typical traffic characteristics of media services)"
@@ -128,123 +107,20 @@ _SRC_MITBIH = (
 )
 
 
-def overhead_bytes(transport: str, payload_bytes: float = 0.0, *, i_data: bool = False) -> int:
-    """Bytes a packet carries on top of its payload, from the IPv4 header up.
-
-    Parameters
-    ----------
-    transport : str
-        ``datachannel``, ``rtp-video`` or ``rtp-audio`` (one of :data:`TRANSPORTS`).
-    payload_bytes : float
-        Application payload per packet, bytes; only used for the data channel's SCTP chunk
-        padding to a multiple of 4 bytes (a fractional size is rounded up first).
-    i_data : bool
-        Data channel only: count an SCTP I-DATA chunk header (20 B, RFC 8260) instead of a
-        DATA chunk header (16 B).
-
-    Returns
-    -------
-    int
-        Overhead in bytes: 50 for SRTP media, 93 plus padding (97 with I-DATA) for a data
-        channel.
-    """
-    if transport in ("rtp-video", "rtp-audio"):
-        return RTP_OVERHEAD_BYTES
-    if transport == "datachannel":
-        padding = -math.ceil(payload_bytes) % 4
-        extra = IDATA_CHUNK_HEADER_BYTES - SCTP_DATA_CHUNK_HEADER_BYTES if i_data else 0
-        return DATACHANNEL_OVERHEAD_BYTES + extra + padding
-    raise ValueError(f"transport {transport!r} is not one of {TRANSPORTS}")
-
-
-def wire_bytes(transport: str, payload_bytes: float, *, i_data: bool = False) -> float:
-    """Packet size on the wire (IPv4 and up), bytes: payload plus :func:`overhead_bytes`."""
-    return payload_bytes + overhead_bytes(transport, payload_bytes, i_data=i_data)
-
-
 # --------------------------------------------------------------------------------------------
 # Presets
 
 
 @dataclass(frozen=True)
-class StreamPreset:
-    """One on-board stream: arrival process, packet rate and on-wire size, with its sources.
+class StreamPreset(BasePreset):
+    """One on-board stream (see :class:`netsim.presets.StreamPreset`), and whether it is
+    critical: True for streams a clinician cannot do without (vitals, ECG, voice), False for
+    video."""
 
-    Parameters
-    ----------
-    name : str
-        Preset name (a key of :data:`PRESETS`).
-    description : str
-        What the stream carries, in words.
-    kind : {"cbr", "poisson"}
-        Arrival process: constant spacing, or exponential interarrival times.
-    rate_pps : float
-        Mean packet (message) rate, packets per second.
-    size : netsim.plan.SizeModel
-        Packet size on the wire (payload plus :func:`overhead_bytes`), bytes.
-    transport : {"datachannel", "rtp-video", "rtp-audio"}
-        How the stream is carried: an SCTP/DTLS data channel or SRTP.
-    critical : bool
-        True for streams a clinician cannot do without (vitals, ECG, voice); False for video.
-    figures : tuple of netsim.profiles.Figure
-        The published or assumed numbers the preset is built from, each with source and mark.
-    payload_bytes : float
-        Application payload per packet (codec frame, ECG batch, message), bytes.
-    """
-
-    name: str
-    description: str
-    kind: Literal["cbr", "poisson"]
-    rate_pps: float
-    size: SizeModel
-    transport: Transport
     critical: bool
-    figures: tuple[Figure, ...]
-    payload_bytes: float
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("cbr", "poisson"):
-            raise ValueError(f"preset {self.name!r}: kind {self.kind!r} is not cbr or poisson")
-        if self.transport not in TRANSPORTS:
-            raise ValueError(f"preset {self.name!r}: transport {self.transport!r} unknown")
-        if not (self.rate_pps > 0 and math.isfinite(self.rate_pps)):
-            raise ValueError(f"preset {self.name!r}: rate_pps must be positive and finite")
-        if not self.figures:
-            raise ValueError(f"preset {self.name!r}: no figures")
-        for figure in self.figures:
-            if figure.mark not in MARKS:
-                raise ValueError(f"preset {self.name!r}: bad mark {figure.mark!r}")
-
-    @property
-    def bit_rate_bps(self) -> float:
-        """Mean bit rate on the wire (IPv4 and up), bit/s: rate_pps x mean size x 8."""
-        return self.rate_pps * self.size.mean() * 8.0
-
-    @property
-    def payload_bit_rate_bps(self) -> float:
-        """Mean application payload bit rate (codec or message bytes only), bit/s."""
-        return self.rate_pps * self.payload_bytes * 8.0
-
-    @property
-    def overhead_bytes(self) -> float:
-        """Bytes of headers per packet: mean wire size minus payload."""
-        return self.size.mean() - self.payload_bytes
 
     def to_dict(self) -> dict:
-        """A JSON-ready description, SI units, with every figure."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "kind": self.kind,
-            "rate_pps": self.rate_pps,
-            "payload_bytes": self.payload_bytes,
-            "wire_bytes": self.size.mean(),
-            "bit_rate_bps": self.bit_rate_bps,
-            "payload_bit_rate_bps": self.payload_bit_rate_bps,
-            "transport": self.transport,
-            "critical": self.critical,
-            "figures": [figure.to_dict() for figure in self.figures],
-        }
+        return {**super().to_dict(), "critical": self.critical}
 
 
 def _preset(
@@ -586,15 +462,4 @@ def stream_spec(
     netsim.plan.StreamSpec
         Same kind, packet rate (packets/s) and on-wire size as the preset.
     """
-    path = tuple(path)
-    if not path:
-        raise ValueError(f"stream {name!r}: empty path")
-    return StreamSpec(
-        name=name,
-        kind=preset.kind,
-        rate_pps=preset.rate_pps,
-        size=preset.size,
-        path=path,
-        start_s=start_s,
-        stop_s=stop_s,
-    )
+    return preset.spec(name, path, start_s=start_s, stop_s=stop_s)

@@ -35,9 +35,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ambulance.budgets import BudgetDefault
-from ambulance.budgets import apply_overrides as _apply_overrides
 from netsim.plan import BudgetSpec
+from netsim.presets import BudgetDefault, check_unique
+from netsim.presets import apply_overrides as _apply_overrides
 from netsim.profiles import MARKS, Figure
 
 __all__ = [
@@ -207,14 +207,7 @@ DEFAULTS: dict[str, list[BudgetDefault]] = {
 }
 
 
-def _check(defaults: Mapping[str, Sequence[BudgetDefault]]) -> None:
-    for stream, budgets in defaults.items():
-        keys = [b.key for b in budgets]
-        if len(keys) != len(set(keys)):
-            raise ValueError(f"stream {stream!r}: two budgets on the same metric: {keys}")
-
-
-_check(DEFAULTS)
+check_unique(DEFAULTS, "stream")
 
 
 def default_budgets(
@@ -253,7 +246,7 @@ def apply_overrides(
 ) -> dict[str, list[BudgetDefault]]:
     """A copy of ``defaults`` with the named limits replaced; ``defaults`` is left unchanged.
 
-    The rules are those of :func:`ambulance.budgets.apply_overrides`, keyed by stream name.
+    The rules are those of :func:`netsim.presets.apply_overrides`, keyed by stream name.
 
     Parameters
     ----------

@@ -41,9 +41,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ambulance.payload import PRESETS as _AMBULANCE_PRESETS
-from ambulance.payload import VIDEO_PAYLOAD_BYTES, overhead_bytes, wire_bytes
 from netsim.plan import SizeModel, StreamSpec
-from netsim.profiles import MARKS, Figure
+from netsim.presets import TRANSPORTS, VIDEO_PAYLOAD_BYTES, Transport, overhead_bytes, wire_bytes
+from netsim.presets import StreamPreset as BasePreset
+from netsim.profiles import Figure
 
 __all__ = [
     "ARMS",
@@ -64,8 +65,6 @@ __all__ = [
 
 Direction = Literal["to_robot", "to_console"]
 DIRECTIONS: tuple[str, ...] = ("to_robot", "to_console")
-Transport = Literal["datachannel", "rtp-video", "rtp-audio"]
-TRANSPORTS: tuple[str, ...] = ("datachannel", "rtp-video", "rtp-audio")
 
 # --------------------------------------------------------------------------------------------
 # Sources
@@ -116,91 +115,25 @@ _SAMPLE_PAYLOAD_BYTES = ARMS * DOF_PER_ARM * SAMPLE_BYTES + COMMAND_HEADER_BYTES
 
 
 @dataclass(frozen=True)
-class StreamPreset:
-    """One telesurgery stream: arrival process, rate, on-wire size and direction, with sources.
+class StreamPreset(BasePreset):
+    """One telesurgery stream (see :class:`netsim.presets.StreamPreset`), with its direction
+    and the name the budgets of :mod:`telesurgery.budgets` use.
 
-    Parameters
-    ----------
-    name : str
-        Preset name (a key of :data:`PRESETS`).
-    description : str
-        What the stream carries, in words.
-    kind : {"cbr", "poisson"}
-        Arrival process: constant spacing, or exponential interarrival times.
-    rate_pps : float
-        Mean packet (message) rate, packets per second.
-    size : netsim.plan.SizeModel
-        Packet size on the wire (payload plus :func:`overhead_bytes`), bytes.
-    direction : {"to_robot", "to_console"}
-        ``to_robot``: sent by the surgeon's console to the patient side; ``to_console``: back.
-    transport : {"datachannel", "rtp-video", "rtp-audio"}
-        How the stream is carried: an SCTP/DTLS data channel or SRTP.
-    figures : tuple of netsim.profiles.Figure
-        The published or assumed numbers the preset is built from, each with source and mark.
-    payload_bytes : float
-        Application payload per packet (sample message, codec frame or RTP payload), bytes.
-    stream : str
-        The stream's name in a plan, which the budgets of :mod:`telesurgery.budgets` use
-        (``commands``, ``haptics``, ``video``, ``audio-console``, ``audio-robot``).
+    ``direction`` is ``to_robot`` (sent by the surgeon's console to the patient side) or
+    ``to_console`` (back); ``stream`` is ``commands``, ``haptics``, ``video``,
+    ``audio-console`` or ``audio-robot``.
     """
 
-    name: str
-    description: str
-    kind: Literal["cbr", "poisson"]
-    rate_pps: float
-    size: SizeModel
     direction: Direction
-    transport: Transport
-    figures: tuple[Figure, ...]
-    payload_bytes: float
     stream: str
 
     def __post_init__(self) -> None:
-        if self.kind not in ("cbr", "poisson"):
-            raise ValueError(f"preset {self.name!r}: kind {self.kind!r} is not cbr or poisson")
+        super().__post_init__()
         if self.direction not in DIRECTIONS:
             raise ValueError(f"preset {self.name!r}: direction {self.direction!r} unknown")
-        if self.transport not in TRANSPORTS:
-            raise ValueError(f"preset {self.name!r}: transport {self.transport!r} unknown")
-        if not (self.rate_pps > 0 and math.isfinite(self.rate_pps)):
-            raise ValueError(f"preset {self.name!r}: rate_pps must be positive and finite")
-        if not self.figures:
-            raise ValueError(f"preset {self.name!r}: no figures")
-        for figure in self.figures:
-            if figure.mark not in MARKS:
-                raise ValueError(f"preset {self.name!r}: bad mark {figure.mark!r}")
-
-    @property
-    def bit_rate_bps(self) -> float:
-        """Mean bit rate on the wire (IPv4 and up), bit/s: rate_pps x mean size x 8."""
-        return self.rate_pps * self.size.mean() * 8.0
-
-    @property
-    def payload_bit_rate_bps(self) -> float:
-        """Mean application payload bit rate, bit/s: rate_pps x payload_bytes x 8."""
-        return self.rate_pps * self.payload_bytes * 8.0
-
-    @property
-    def overhead_bytes(self) -> float:
-        """Bytes of headers per packet: mean wire size minus payload."""
-        return self.size.mean() - self.payload_bytes
 
     def to_dict(self) -> dict:
-        """A JSON-ready description, SI units, with every figure."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "kind": self.kind,
-            "rate_pps": self.rate_pps,
-            "payload_bytes": self.payload_bytes,
-            "wire_bytes": self.size.mean(),
-            "bit_rate_bps": self.bit_rate_bps,
-            "payload_bit_rate_bps": self.payload_bit_rate_bps,
-            "direction": self.direction,
-            "transport": self.transport,
-            "stream": self.stream,
-            "figures": [figure.to_dict() for figure in self.figures],
-        }
+        return {**super().to_dict(), "direction": self.direction, "stream": self.stream}
 
 
 def _preset(
@@ -474,16 +407,5 @@ def stream_spec(
     netsim.plan.StreamSpec
         Same kind, packet rate (packets/s) and on-wire size (bytes) as the preset.
     """
-    path = tuple(path)
     stream = preset.stream if name is None else name
-    if not path:
-        raise ValueError(f"stream {stream!r}: empty path")
-    return StreamSpec(
-        name=stream,
-        kind=preset.kind,
-        rate_pps=preset.rate_pps,
-        size=preset.size,
-        path=path,
-        start_s=start_s,
-        stop_s=stop_s,
-    )
+    return preset.spec(stream, path, start_s=start_s, stop_s=stop_s)

@@ -27,10 +27,10 @@ import numpy as np
 from netsim.errors import ScenarioError
 from netsim.mobility import Route
 from netsim.plan import LinkSpec, RouteSpec, StreamGate, StreamSpec
+from netsim.presets import parse_overrides
 from netsim.scenario_format import LinkEntry
 from netsim.scenario_links import compile_link
-from netsim.units import UnitError, parse_bit_rate, parse_ratio, parse_time
-from netsim.workloads import Expansion, WorkloadContext
+from netsim.workloads import Expansion, WorkloadContext, entry_error_message
 
 from .budgets import DEFAULTS, apply_overrides, default_budgets
 from .cells import (
@@ -235,7 +235,7 @@ def _radio_link(
     try:
         link = LinkEntry.model_validate(entry)
     except Exception as exc:  # a profile or buffer the user wrote wrong
-        raise context.error(where, f"modem {modem.name!r}: {_first_message(exc)}") from None
+        raise context.error(where, f"modem {modem.name!r}: {entry_error_message(exc)}") from None
     return compile_link(name, link, lambda path, message: context.error(where, message), Path("."))
 
 
@@ -243,7 +243,7 @@ def _plain_link(name: str, entry: dict, where: tuple, context: WorkloadContext) 
     try:
         link = LinkEntry.model_validate(entry)
     except Exception as exc:
-        raise context.error(where, f"{name}: {_first_message(exc)}") from None
+        raise context.error(where, f"{name}: {entry_error_message(exc)}") from None
     return compile_link(name, link, lambda path, message: context.error(where, message), Path("."))
 
 
@@ -262,18 +262,6 @@ def _handover_strings(handover: dict) -> None:
         handover["interruption"] = _q(handover["interruption"], "s")
     elif handover.get("interruption") is None:
         handover.pop("interruption", None)
-
-
-def _first_message(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        for error in errors():
-            ctx = error.get("ctx") or {}
-            if "errors" in ctx and ctx["errors"]:
-                inner = ctx["errors"][0]
-                return str((inner.get("ctx") or {}).get("message") or inner.get("msg"))
-            return str(ctx.get("message") or error.get("msg"))
-    return str(exc)
 
 
 def _streams(
@@ -323,30 +311,8 @@ def _gated(spec: StreamSpec, gate: StreamGate) -> StreamSpec:
     return replace(spec, gate=gate)
 
 
-_PARSERS = {"latency": parse_time, "loss_rate": parse_ratio, "jitter": parse_time}
-
-
-def _overrides(section: AmbulanceSection, context: WorkloadContext) -> dict:
-    out: dict[str, dict[str, float | None]] = {}
-    for role, limits in section.budgets.items():
-        known = {b.key for b in DEFAULTS[role]}
-        for key, value in limits.items():
-            where = ("budgets", role, key)
-            if value is None:
-                if key not in known:
-                    raise context.error(where, f"no {key!r} budget to remove for {role}")
-                out.setdefault(role, {})[key] = None
-                continue
-            kind = "latency" if key.startswith("latency_p") else key
-            parse = _PARSERS.get(kind, parse_bit_rate if key == "throughput" else None)
-            if parse is None:
-                expected = "latency_pNN, loss_rate, jitter or throughput"
-                raise context.error(where, f"unknown budget {key!r}; expected {expected}")
-            try:
-                out.setdefault(role, {})[key] = float(parse(value))
-            except UnitError as exc:
-                raise context.error(where, str(exc)) from None
-    return out
+def _overrides(section, context: WorkloadContext) -> dict:
+    return parse_overrides(section.budgets, DEFAULTS, context.error, "role")
 
 
 def per_km(results: Any, route: RouteSpec, logical: list[str] | None = None) -> dict:

@@ -38,6 +38,7 @@ __all__ = [
     "BudgetDefault",
     "check_unique",
     "apply_overrides",
+    "parse_overrides",
 ]
 
 Transport = Literal["datachannel", "rtp-video", "rtp-audio"]
@@ -339,3 +340,44 @@ def _new_budget(key: str, limit: float) -> BudgetDefault:
             f"bad budget key {key!r}; expected latency_pNN, loss_rate, jitter or throughput"
         )
     return BudgetDefault(metrics[key], limit, source, "assumption")  # type: ignore[arg-type]
+
+
+def parse_overrides(
+    written: Mapping[str, Mapping[str, object]],
+    defaults: Mapping[str, Sequence[BudgetDefault]],
+    error,
+    what: str = "role",
+) -> dict[str, dict[str, float | None]]:
+    """A workload section's budget overrides, as written, parsed to SI limits.
+
+    ``written`` maps a role (or stream) to ``{metric key: value}``, values with units as the
+    user writes them (``latency_p99: 150ms``, ``loss_rate: 1%``, ``throughput: 5Mbps``) or
+    null to remove a default. ``error(path, message)`` makes the one-line ScenarioError at
+    ``("budgets", role, key)`` below the section. The result feeds :func:`apply_overrides`.
+    """
+    from .units import UnitError, parse_bit_rate, parse_ratio, parse_time
+
+    parsers = {"latency": parse_time, "loss_rate": parse_ratio, "jitter": parse_time}
+    out: dict[str, dict[str, float | None]] = {}
+    for group, limits in written.items():
+        if group not in defaults:
+            names = ", ".join(defaults)
+            raise error(("budgets", group), f"no {what} {group!r}; {what}s: {names}")
+        known = {b.key for b in defaults[group]}
+        for key, value in limits.items():
+            where = ("budgets", group, key)
+            if value is None:
+                if key not in known:
+                    raise error(where, f"no {key!r} budget to remove for {group}")
+                out.setdefault(group, {})[key] = None
+                continue
+            kind = "latency" if key.startswith("latency_p") else key
+            parse = parsers.get(kind, parse_bit_rate if key == "throughput" else None)
+            if parse is None:
+                expected = "latency_pNN, loss_rate, jitter or throughput"
+                raise error(where, f"unknown budget {key!r}; expected {expected}")
+            try:
+                out.setdefault(group, {})[key] = float(parse(value))
+            except UnitError as exc:
+                raise error(where, str(exc)) from None
+    return out

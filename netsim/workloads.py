@@ -32,7 +32,14 @@ from typing import Any, Protocol
 from .errors import ScenarioError
 from .plan import BudgetSpec, LinkSpec, StreamSpec
 
-__all__ = ["Workload", "Expansion", "WorkloadContext", "discover", "ENTRY_POINT_GROUP"]
+__all__ = [
+    "Workload",
+    "Expansion",
+    "WorkloadContext",
+    "discover",
+    "entry_error_message",
+    "ENTRY_POINT_GROUP",
+]
 
 ENTRY_POINT_GROUP = "medlink.workloads"
 
@@ -87,3 +94,25 @@ def discover() -> dict[str, Workload]:
             found[workload.name] = workload
         _CACHE = found
     return _CACHE
+
+
+def entry_error_message(exc: Exception) -> str:
+    """One line for a pydantic error raised validating an entry a workload built (a link).
+
+    The first error, with its field below the entry (``buffer: expected a buffer ...``); an
+    unknown key is named as such.
+    """
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        for error in errors():
+            ctx = error.get("ctx") or {}
+            inner = ctx.get("errors")
+            if inner:
+                first = inner[0]
+                loc = ".".join(str(p) for p in first.get("loc", ()))
+                text = (first.get("ctx") or {}).get("message") or first.get("msg")
+                if first.get("type") == "extra_forbidden":
+                    text = f"unknown key {loc!r}"
+                return f"{loc}: {text}" if loc else str(text)
+            return str(ctx.get("message") or error.get("msg"))
+    return str(exc)

@@ -28,11 +28,11 @@ import numpy as np
 
 from netsim.budgets import BudgetResult
 from netsim.plan import LinkSpec
+from netsim.presets import parse_overrides
 from netsim.scenario_format import LinkEntry
 from netsim.scenario_links import compile_link
 from netsim.stats import percentile
-from netsim.units import UnitError, parse_bit_rate, parse_ratio, parse_time
-from netsim.workloads import Expansion, WorkloadContext
+from netsim.workloads import Expansion, WorkloadContext, entry_error_message
 
 from .budgets import (
     DEFAULTS,
@@ -133,25 +133,8 @@ def _access(
     try:
         link = LinkEntry.model_validate(entry)
     except Exception as exc:
-        raise context.error(where, _first_message(exc)) from None
+        raise context.error(where, entry_error_message(exc)) from None
     return compile_link(name, link, lambda path, message: context.error(where, message), Path("."))
-
-
-def _first_message(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        for error in errors():
-            ctx = error.get("ctx") or {}
-            inner = ctx.get("errors")
-            if inner:
-                first = inner[0]
-                loc = ".".join(str(p) for p in first.get("loc", ()))
-                text = (first.get("ctx") or {}).get("message") or first.get("msg")
-                if first.get("type") == "extra_forbidden":
-                    text = f"unknown key {loc!r}"
-                return f"{loc}: {text}" if loc else str(text)
-            return str(ctx.get("message") or error.get("msg"))
-    return str(exc)
 
 
 def _fibre(name: str, distance_m: float, factor: float) -> LinkSpec:
@@ -196,30 +179,8 @@ def _transport(
     )
 
 
-_PARSERS = {"latency": parse_time, "loss_rate": parse_ratio, "jitter": parse_time}
-
-
-def _overrides(section: TelesurgerySection, context: WorkloadContext) -> dict:
-    out: dict[str, dict[str, float | None]] = {}
-    for stream, limits in section.budgets.items():
-        if stream not in DEFAULTS:
-            names = ", ".join(DEFAULTS)
-            raise context.error(("budgets", stream), f"no stream {stream!r}; streams: {names}")
-        for key, value in limits.items():
-            where = ("budgets", stream, key)
-            if value is None:
-                out.setdefault(stream, {})[key] = None
-                continue
-            kind = "latency" if key.startswith("latency_p") else key
-            parse = _PARSERS.get(kind, parse_bit_rate if key == "throughput" else None)
-            if parse is None:
-                expected = "latency_pNN, loss_rate, jitter or throughput"
-                raise context.error(where, f"unknown budget {key!r}; expected {expected}")
-            try:
-                out.setdefault(stream, {})[key] = float(parse(value))
-            except UnitError as exc:
-                raise context.error(where, str(exc)) from None
-    return out
+def _overrides(section, context: WorkloadContext) -> dict:
+    return parse_overrides(section.budgets, DEFAULTS, context.error, "stream")
 
 
 def _summary_ms(values_s: np.ndarray) -> dict[str, float | None]:

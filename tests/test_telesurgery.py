@@ -175,3 +175,16 @@ def test_check_annotates_a_failing_loop_budget_on_the_file(tmp_path, capsys):
         line.startswith("::error file=") and "motion_to_photon_p99" in line and ",line=" not in line
         for line in captured.out.splitlines()
     ), captured.out
+
+
+def test_removing_a_budget_that_is_not_there_is_a_one_line_error():
+    """budgets: {commands: {throughput: null}}: there is no such default to remove."""
+    text = (
+        FIXED.replace("DISTANCE", "100km")
+        .replace("OUTAGES", "")
+        .replace("  audio: false\n", "  audio: false\n  budgets: {commands: {throughput: null}}\n")
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(text, "ts.yaml")
+    assert info.value.field == "telesurgery.budgets.commands.throughput"
+    assert "no 'throughput' budget to remove for commands" in info.value.message

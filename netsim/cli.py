@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,21 +43,12 @@ def _fail_input(message: str) -> None:
 
 
 def _check_writable(out_dir: Path) -> None:
-    """Fail before simulating if results could not be written to ``out_dir``.
+    """Fail before simulating if results could not be written to ``out_dir``."""
+    from .files import unwritable_reason
 
-    Nothing is created here: the folder is made only once there are results to put in it.
-    """
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise InputError(f"--out: {out_dir} exists and is not a folder")
-        if not os.access(out_dir, os.W_OK | os.X_OK):
-            raise InputError(f"--out: cannot write into {out_dir}: permission denied")
-        return
-    parent = out_dir.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--out: cannot create {out_dir}: {parent} is not a writable folder")
+    reason = unwritable_reason(out_dir)
+    if reason is not None:
+        raise InputError(reason)
 
 
 @app.command()

@@ -155,3 +155,23 @@ def write_packets_parquet(path: Path, log: PacketLog) -> None:
     )
     with atomic_write(path, binary=True) as raw:
         pq.write_table(table, raw, compression="zstd")
+
+
+def unwritable_reason(out_dir: Path, option: str = "--out") -> str | None:
+    """Why results could not be written to ``out_dir`` (one line), or None if they could.
+
+    Checked before a run so that a bad folder costs nothing; nothing is created here.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            return f"{option}: {out_dir} exists and is not a folder"
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            return f"{option}: cannot write into {out_dir}: permission denied"
+        return None
+    parent = out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return f"{option}: cannot create {out_dir}: {parent} is not a writable folder"
+    return None

@@ -15,7 +15,11 @@ __all__ = ["progress_bar"]
 
 @contextmanager
 def progress_bar(
-    label: str, total_s: float, stream: TextIO | None = None, force: bool = False
+    label: str,
+    total_s: float,
+    stream: TextIO | None = None,
+    force: bool = False,
+    counting: str = "simulated {task.completed:.0f} / {task.total:.0f} s",
 ) -> Iterator[Callable[[float, float], None] | None]:
     """Yield a ``progress(t_s, horizon_s)`` callback for the engine, or None when quiet.
 
@@ -29,6 +33,8 @@ def progress_bar(
         Where the bar goes; default ``sys.stderr``.
     force
         Show the bar even when ``stream`` is not a terminal (for tests).
+    counting
+        What the bar counts, as a rich column format (a sweep counts runs).
     """
     stream = stream if stream is not None else sys.stderr
     if not (force or (hasattr(stream, "isatty") and stream.isatty())):
@@ -47,7 +53,7 @@ def progress_bar(
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("simulated {task.completed:.0f} / {task.total:.0f} s"),
+        TextColumn(counting),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),

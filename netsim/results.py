@@ -28,6 +28,7 @@ __all__ = [
     "StreamStats",
     "build_results",
     "stream_columns",
+    "json_safe",
     "summarise_events",
     "RESULTS_FORMAT",
 ]
@@ -187,14 +188,18 @@ def _percentiles_ms(values_s: np.ndarray) -> dict[str, float] | None:
     }
 
 
-def _json_safe(value):
-    """Replace NaN and infinities by None, recursively, so the document is strict JSON."""
+def json_safe(value):
+    """Strict JSON values, recursively: NaN and infinities become None, numpy scalars Python
+    numbers, mapping keys strings."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     return value
+
+
+_json_safe = json_safe

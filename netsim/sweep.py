@@ -50,6 +50,7 @@ from typing import Any, TextIO
 import yaml
 
 from .errors import ScenarioError, read_user_text
+from .results import json_safe
 from .units import UnitError, parse_time
 from .version import __version__
 from .yamlsource import DocPath, format_path
@@ -387,21 +388,6 @@ def grid(params: Sequence[Param], sample: int | None = None, seed: int = 0) -> l
 # --- one run --------------------------------------------------------------------------------
 
 
-def _json_safe(value: Any) -> Any:
-    """Plain JSON values: NaN and infinities become None, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "item") and not isinstance(value, (int, float)):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value
-
-
 def run_one(text: str, filename: str, seed: int, duration_s: float | None) -> dict:
     """Load a scenario text, run it with ``seed`` and return the run's figures.
 
@@ -435,7 +421,7 @@ def run_one(text: str, filename: str, seed: int, duration_s: float | None) -> di
         for name, s in results.streams.items()
     }
     budgets = [{k: v for k, v in b.to_dict().items() if k != "source"} for b in results.budgets]
-    return _json_safe(
+    return json_safe(
         {
             "format": RUN_FORMAT,
             "medlink_version": __version__,
@@ -551,17 +537,11 @@ def _fail(err: TextIO, message: object) -> int:
 
 def _check_writable(out_dir: Path) -> None:
     """Fail before running if ``out_dir`` could not be created or written; create nothing."""
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise SweepInputError(f"--out: {out_dir} exists and is not a folder")
-        if not os.access(out_dir, os.W_OK | os.X_OK):
-            raise SweepInputError(f"--out: cannot write into {out_dir}: permission denied")
-        return
-    parent = out_dir.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise SweepInputError(f"--out: cannot create {out_dir}: {parent} is not a writable folder")
+    from .files import unwritable_reason
+
+    reason = unwritable_reason(out_dir)
+    if reason is not None:
+        raise SweepInputError(reason)
 
 
 def _combinations(
@@ -661,32 +641,22 @@ def _ignore_sigint() -> None:
 
 @contextmanager
 def _progress(total: int, label: str, stream: TextIO) -> Iterator[Callable[[], None]]:
-    """A ``step()`` callback advancing a rich bar of runs; silent unless ``stream`` is a tty."""
-    if total == 0 or not (hasattr(stream, "isatty") and stream.isatty()):
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    """A ``step()`` callback advancing a bar of runs; silent unless ``stream`` is a tty."""
+    from .progress import progress_bar
 
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(file=stream), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+    with progress_bar(
+        label, float(total), stream=stream, counting="{task.completed:.0f}/{task.total:.0f} runs"
+    ) as update:
+        if update is None or total == 0:
+            yield lambda: None
+            return
+        done = [0]
+
+        def step() -> None:
+            done[0] += 1
+            update(done[0], total)
+
+        yield step
 
 
 def _execute(
@@ -895,7 +865,7 @@ def sweep_document(
     for c, entry in zip(combinations, aggregated, strict=True):
         entry["runs"] = list(c.keys)
         entry["scenario_sha256"] = c.sha256
-    return _json_safe(
+    return json_safe(
         {
             "format": SWEEP_FORMAT,
             "medlink_version": __version__,

@@ -36,11 +36,26 @@ Simplifications, stated once here and again where they apply:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
+
+# The rest of the radio model (shadowing process, penetration, noise, SINR, Shannon) lives in
+# netsim.linkbudget; imported here so that ``netsim.radio`` offers the whole model.
+from .linkbudget import (
+    DOWNLINK_LTE,
+    THERMAL_NOISE_DBM_PER_HZ,
+    UPLINK_LTE,
+    FloatArray,
+    ShannonMapping,
+    _positive,
+    correlated_shadowing_db,
+    received_power_dbm,
+    sinr_db,
+    thermal_noise_dbm,
+    vehicle_penetration_loss_db,
+)
 
 __all__ = [
     "SPEED_OF_LIGHT_M_S",
@@ -69,13 +84,10 @@ __all__ = [
 ]
 
 Environment = Literal["uma", "umi", "rma"]
-FloatArray = NDArray[np.float64]
 
 SPEED_OF_LIGHT_M_S = 3.0e8
 """c as TR 38.901 Table 7.4.1-1 (note 1) and ns-3 (``M_C``) take it, in m/s."""
 
-THERMAL_NOISE_DBM_PER_HZ = -174.0
-"""Thermal noise power spectral density kT at about 290 K, in dBm/Hz."""
 
 ENVIRONMENTS: tuple[str, ...] = ("uma", "umi", "rma")
 """Environments understood by :func:`path_loss_db` and its siblings."""
@@ -114,13 +126,6 @@ def _environment(environment: str) -> str:
             f"unknown environment {environment!r}; expected one of {', '.join(ENVIRONMENTS)}"
         )
     return env
-
-
-def _positive(name: str, value: ArrayLike) -> FloatArray:
-    arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return arr
 
 
 def _distances(d2d_m: ArrayLike) -> FloatArray:
@@ -511,332 +516,3 @@ def correlation_distance_m(environment: str, los: ArrayLike) -> FloatArray:
     env = _environment(environment)
     d_los, d_nlos = {"uma": (37.0, 50.0), "umi": (10.0, 13.0), "rma": (37.0, 120.0)}[env]
     return np.where(np.asarray(los, dtype=bool), d_los, d_nlos)
-
-
-# --------------------------------------------------------------------------------------------
-# correlated shadowing
-
-_SCAN_BLOCK = 256  # samples per block of the blocked linear-recurrence scan
-_EQUAL_STEP_RTOL = 1e-12  # steps this close (relative to d_corr) are treated as equal
-
-
-def _linear_recurrence(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Solve s_k = a_k s_{k-1} + b_k along the last axis, with s_{-1} = 0 (so s_0 = b_0).
-
-    ``a`` has shape (n,), ``b`` shape (..., n). Blocked scan: each block of ``_SCAN_BLOCK``
-    samples is solved from a zero start (a Python loop over the block's columns, vectorised
-    across blocks and leading axes), the block-end values are chained by the same recurrence
-    (recursively, on n / _SCAN_BLOCK values), and each block is then corrected by the
-    product of its a's times the value carried in. With |a| <= 1 nothing is divided and
-    nothing grows, so the scheme is exact to rounding for any spacing.
-    """
-    n = a.shape[0]
-    lead = b.shape[:-1]
-    if n <= _SCAN_BLOCK:
-        s = np.array(b, dtype=float, copy=True)
-        for k in range(1, n):
-            s[..., k] += a[k] * s[..., k - 1]
-        return s
-    m = -(-n // _SCAN_BLOCK)
-    pad = m * _SCAN_BLOCK - n
-    a_blocks = np.ascontiguousarray(np.pad(a, (0, pad), constant_values=1.0).reshape(m, -1).T)
-    b_pad = np.pad(b, [(0, 0)] * len(lead) + [(0, pad)])
-    local = np.ascontiguousarray(np.moveaxis(b_pad.reshape(*lead, m, _SCAN_BLOCK), -1, 0))
-    for j in range(1, _SCAN_BLOCK):
-        local[j] += a_blocks[j] * local[j - 1]
-    gain = np.cumprod(a_blocks, axis=0)  # (block, m): product of a's from the block start
-    ends = _linear_recurrence(gain[-1], local[-1])  # true value at the end of each block
-    carry_in = np.zeros_like(ends)
-    carry_in[..., 1:] = ends[..., :-1]
-    local += gain.reshape(_SCAN_BLOCK, *([1] * len(lead)), m) * carry_in
-    return np.moveaxis(local, 0, -1).reshape(*lead, m * _SCAN_BLOCK)[..., :n]
-
-
-def _unit_exponential_process(noise: FloatArray, step: FloatArray) -> FloatArray:
-    """Unit-variance Gauss-Markov sequence from white ``noise`` and steps in units of d_corr."""
-    if noise.shape[-1] < 2:
-        return noise.copy()
-    if np.ptp(step) <= _EQUAL_STEP_RTOL:
-        x = float(np.mean(step))
-        b = noise.copy()
-        b[..., 1:] *= math.sqrt(-math.expm1(-2.0 * x))
-        from scipy.signal import lfilter  # 0.3 s to import: only when a run has shadowing
-
-        return lfilter([1.0], [1.0, -math.exp(-x)], b, axis=-1)
-    b = noise.copy()
-    b[..., 1:] *= np.sqrt(-np.expm1(-2.0 * step))  # sqrt(1 - rho^2), accurate for rho near 1
-    a = np.concatenate(([0.0], np.exp(-step)))
-    return _linear_recurrence(a, b)
-
-
-def correlated_shadowing_db(
-    rng: np.random.Generator,
-    distance_m: ArrayLike,
-    sigma_db: ArrayLike,
-    corr_distance_m: float,
-    *,
-    n_sites: int | None = None,
-) -> FloatArray:
-    """Spatially correlated shadow fading along a route, dB.
-
-    A zero-mean Gaussian sequence with standard deviation ``sigma_db`` and autocorrelation
-    exp(-|d_i - d_j| / d_corr) (Gudmundson 1991; the exponential model of 3GPP TR 38.901 v17
-    §7.6.3.1, parameters in Table 7.4.1-1 and Table 7.5-6). It is generated by the AR(1)
-    recursion ns-3 uses when a terminal moves: s_0 = sigma n_0, s_k = rho_k s_{k-1} + sigma
-    sqrt(1 - rho_k^2) n_k with rho_k = exp(-(d_k - d_{k-1}) / d_corr) and n_k independent
-    standard normals. This is exact for any spacing, even or not.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-        Source of the normal draws (n_sites x n samples, in row order).
-    distance_m : array_like, shape (n,)
-        Distance travelled along the route at each sample, metres; non-decreasing.
-    sigma_db : float or array_like of shape (n_sites,)
-        Shadow-fading standard deviation, dB (see :func:`shadow_fading_sigma_db`).
-    corr_distance_m : float
-        Decorrelation distance d_corr, metres (see :func:`correlation_distance_m`).
-    n_sites : int, optional
-        Number of independent sequences (one per cell site). If omitted the result has
-        shape (n,); otherwise (n_sites, n).
-
-    Returns
-    -------
-    ndarray
-        Shadowing in dB.
-
-    Notes
-    -----
-    Simpler than ns-3: sigma and d_corr are constant along the route. ns-3 starts a new,
-    independent value when a link changes between LOS and NLOS; a caller wanting that draws
-    one sequence per state and splices them. The correlation is along the route (distance
-    travelled), not in the plane: a route that comes back to a place does not find the
-    same shadowing.
-
-    Equal spacing (all steps within 1e-12 d_corr of each other) is filtered with
-    :func:`scipy.signal.lfilter`; uneven spacing uses a blocked scan with no division, so it
-    cannot overflow whatever the gaps. Both consume the same normal draws.
-    """
-    d = np.asarray(distance_m, dtype=float)
-    if d.ndim != 1:
-        raise ValueError(f"distance_m must be one-dimensional, got shape {d.shape}")
-    if not np.all(np.isfinite(d)):
-        raise ValueError("distance_m must be finite")
-    step = np.diff(d)
-    if np.any(step < 0):
-        raise ValueError("distance_m must be non-decreasing (distance travelled along the route)")
-    d_corr = float(corr_distance_m)
-    if not math.isfinite(d_corr) or d_corr <= 0:
-        raise ValueError(f"corr_distance_m must be finite and > 0, got {corr_distance_m!r}")
-    sigma = np.asarray(sigma_db, dtype=float)
-    if not np.all(np.isfinite(sigma)) or np.any(sigma < 0):
-        raise ValueError(f"sigma_db must be finite and >= 0, got {sigma_db!r}")
-    if n_sites is None:
-        if sigma.ndim != 0:
-            raise ValueError("sigma_db must be a scalar when n_sites is not given")
-        shape: tuple[int, ...] = (d.size,)
-    else:
-        if int(n_sites) < 1:
-            raise ValueError(f"n_sites must be >= 1, got {n_sites!r}")
-        shape = (int(n_sites), d.size)
-        if sigma.ndim == 1:
-            if sigma.size != shape[0]:
-                raise ValueError(f"sigma_db has {sigma.size} values for {shape[0]} sites")
-            sigma = sigma[:, np.newaxis]
-        elif sigma.ndim > 1:
-            raise ValueError("sigma_db must be a scalar or one value per site")
-    noise = rng.standard_normal(shape)
-    return sigma * _unit_exponential_process(noise, step / d_corr)
-
-
-def vehicle_penetration_loss_db(
-    rng: np.random.Generator,
-    size: int | tuple[int, ...] | None = None,
-    *,
-    mean_db: float = 9.0,
-    sigma_db: float = 5.0,
-) -> FloatArray:
-    """Draw the O2I car penetration loss, dB, clipped at 0 dB.
-
-    Normal with mean 9 dB and standard deviation 5 dB (3GPP TR 38.901 v17 §7.4.3.2;
-    recalled, not checked against the standard's text; ns-3 uses the same values, with 20 dB
-    mean offered for metal-coated windows). ns-3 does not clip; here negative draws
-    (about 3.6 % of them) become 0 dB, since a car cannot amplify the signal.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-    size : int or tuple of int, optional
-        Output shape; a 0-d array if omitted.
-    mean_db, sigma_db : float
-        Mean and standard deviation of the normal, dB.
-
-    Returns
-    -------
-    ndarray
-        Loss in dB, >= 0.
-    """
-    if sigma_db < 0:
-        raise ValueError(f"sigma_db must be >= 0, got {sigma_db!r}")
-    return np.maximum(np.asarray(rng.normal(mean_db, sigma_db, size), dtype=float), 0.0)
-
-
-# --------------------------------------------------------------------------------------------
-# link budget
-
-
-def thermal_noise_dbm(bandwidth_hz: ArrayLike, noise_figure_db: ArrayLike = 0.0) -> FloatArray:
-    """Noise power at the receiver, dBm: -174 dBm/Hz + 10 log10(bandwidth_hz) + noise figure.
-
-    Parameters
-    ----------
-    bandwidth_hz : array_like
-        Noise bandwidth, Hz.
-    noise_figure_db : array_like
-        Receiver noise figure, dB.
-
-    Returns
-    -------
-    ndarray
-        Noise power in dBm.
-    """
-    bw = _positive("bandwidth_hz", bandwidth_hz)
-    return THERMAL_NOISE_DBM_PER_HZ + 10.0 * np.log10(bw) + np.asarray(noise_figure_db, float)
-
-
-def received_power_dbm(
-    tx_power_dbm: ArrayLike,
-    path_loss_db: ArrayLike,
-    *,
-    penetration_loss_db: ArrayLike = 0.0,
-    shadowing_db: ArrayLike = 0.0,
-    antenna_gain_db: ArrayLike = 0.0,
-) -> FloatArray:
-    """Received power, dBm: tx power - path loss - penetration loss - shadowing + gains.
-
-    Parameters
-    ----------
-    tx_power_dbm : array_like
-        Transmit power, dBm.
-    path_loss_db : array_like
-        Path loss, dB (positive).
-    penetration_loss_db : array_like
-        Building or vehicle penetration loss, dB.
-    shadowing_db : array_like
-        Shadow fading, dB, counted as a loss as ns-3 does (it is zero-mean, so the sign
-        convention does not change the statistics).
-    antenna_gain_db : array_like
-        Sum of transmit and receive antenna gains, dBi.
-
-    Returns
-    -------
-    ndarray
-        Received power in dBm, broadcast over the inputs.
-    """
-    return (
-        np.asarray(tx_power_dbm, dtype=float)
-        - np.asarray(path_loss_db, dtype=float)
-        - np.asarray(penetration_loss_db, dtype=float)
-        - np.asarray(shadowing_db, dtype=float)
-        + np.asarray(antenna_gain_db, dtype=float)
-    )
-
-
-def sinr_db(
-    rx_dbm: ArrayLike,
-    serving: ArrayLike,
-    noise_dbm: ArrayLike,
-    load: ArrayLike = 1.0,
-) -> FloatArray:
-    """Signal to interference plus noise ratio of the serving site, dB, per time sample.
-
-    SINR = P_serving / (N + sum over other sites of P_i x load_i), in linear mW.
-
-    Parameters
-    ----------
-    rx_dbm : array_like, shape (n_sites, n_samples)
-        Power received from each site at each sample, dBm.
-    serving : int or array_like of int, shape (n_samples,)
-        Index of the serving site at each sample.
-    noise_dbm : float or array_like of shape (n_samples,)
-        Noise power, dBm (see :func:`thermal_noise_dbm`).
-    load : float or array_like
-        Fraction of time/frequency resources the interfering sites occupy, in [0, 1];
-        a scalar, or anything broadcastable to (n_sites, n_samples), e.g. shape
-        (n_sites, 1) for one load per site. The serving site's own load is ignored.
-
-    Returns
-    -------
-    ndarray, shape (n_samples,)
-        SINR in dB.
-    """
-    rx = np.asarray(rx_dbm, dtype=float)
-    if rx.ndim != 2:
-        raise ValueError(f"rx_dbm must have shape (n_sites, n_samples), got {rx.shape}")
-    n_sites, n_samples = rx.shape
-    srv = np.broadcast_to(np.asarray(serving), (n_samples,))
-    if not np.issubdtype(srv.dtype, np.integer):
-        raise ValueError("serving must hold integer site indices")
-    if np.any(srv < 0) or np.any(srv >= n_sites):
-        raise ValueError(f"serving indices must lie in [0, {n_sites})")
-    weight = np.array(np.broadcast_to(np.asarray(load, dtype=float), rx.shape), copy=True)
-    if np.any(weight < 0) or np.any(weight > 1) or not np.all(np.isfinite(weight)):
-        raise ValueError("load must lie in [0, 1]")
-    cols = np.arange(n_samples)
-    linear_mw = 10.0 ** (rx / 10.0)
-    weight[srv, cols] = 0.0
-    interference_mw = np.sum(linear_mw * weight, axis=0)
-    noise_mw = 10.0 ** (np.asarray(noise_dbm, dtype=float) / 10.0)
-    return 10.0 * np.log10(linear_mw[srv, cols] / (noise_mw + interference_mw))
-
-
-# --------------------------------------------------------------------------------------------
-# link abstraction
-
-
-@dataclass(frozen=True)
-class ShannonMapping:
-    """Truncated Shannon bound from SINR to spectral efficiency (3GPP TR 36.942 Annex A.1).
-
-    Thr = 0 for SINR < SINR_min; alpha log2(1 + SINR) for SINR_min <= SINR < SINR_max;
-    Thr_max for SINR >= SINR_max, where SINR_max is the SINR at which alpha log2(1 + SINR)
-    reaches Thr_max (so the curve is continuous there; it jumps from 0 at SINR_min).
-
-    Attributes
-    ----------
-    alpha : float
-        Attenuation factor representing implementation losses.
-    sinr_min_db : float
-        Minimum SINR of the code set, dB.
-    max_bps_per_hz : float
-        Maximum spectral efficiency Thr_max, bit/s/Hz.
-    """
-
-    alpha: float
-    sinr_min_db: float
-    max_bps_per_hz: float
-
-    def __post_init__(self) -> None:
-        if not self.alpha > 0 or not self.max_bps_per_hz > 0:
-            raise ValueError("alpha and max_bps_per_hz must be > 0")
-
-    @property
-    def sinr_max_db(self) -> float:
-        """SINR at which the curve reaches ``max_bps_per_hz``, dB: 10 log10(2^(Thr/alpha) - 1)."""
-        return 10.0 * math.log10(2.0 ** (self.max_bps_per_hz / self.alpha) - 1.0)
-
-    def spectral_efficiency(self, sinr_db: ArrayLike) -> FloatArray:
-        """Spectral efficiency in bit/s/Hz for SINR in dB (array in, array out)."""
-        s = np.asarray(sinr_db, dtype=float)
-        shannon = self.alpha * np.log2(1.0 + 10.0 ** (s / 10.0))
-        capped = np.minimum(shannon, self.max_bps_per_hz)
-        return np.where(s < self.sinr_min_db, 0.0, capped)
-
-
-DOWNLINK_LTE = ShannonMapping(alpha=0.6, sinr_min_db=-10.0, max_bps_per_hz=4.4)
-"""LTE downlink: alpha 0.6, SINR_min -10 dB, Thr_max 4.4 bit/s/Hz (3GPP TR 36.942 Annex A.1,
-Table A.2; read). SINR_max is then 22.05 dB."""
-
-UPLINK_LTE = ShannonMapping(alpha=0.4, sinr_min_db=-10.0, max_bps_per_hz=2.0)
-"""LTE uplink: alpha 0.4, SINR_min -10 dB, Thr_max 2.0 bit/s/Hz (3GPP TR 36.942 Annex A.1;
-recalled, not checked against the standard's text). SINR_max is then 14.91 dB."""

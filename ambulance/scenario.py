@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from netsim.scenario_format import HandoverEntry, SectionModel
+from netsim.scenario_base import SectionModel
+from netsim.scenario_radio import HandoverEntry
 from netsim.scenario_types import (
     Decibel,
     Frequency,

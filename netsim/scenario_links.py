@@ -23,7 +23,8 @@ from .mobility import Route, sites_along_road
 from .plan import HandoverSpec, LinkSpec, RadioSpec, RouteSpec
 from .profiles import DEFAULT_ROUTING_FACTOR, PROFILES, Profile, fiber_delay_s
 from .radio import DOWNLINK_LTE, NR_MAX_BPS_PER_HZ_64QAM, UPLINK_LTE
-from .scenario_format import LinkEntry, RadioEntry, SitesEntry, TraceEntry
+from .scenario_format import LinkEntry
+from .scenario_radio import RadioEntry, SitesEntry, TraceEntry
 from .traces import read_mahimahi, read_throughput_csv
 from .yamlsource import DocPath
 

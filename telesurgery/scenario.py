@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from netsim.scenario_format import SectionModel
+from netsim.scenario_base import SectionModel
 from netsim.scenario_types import (
     BitRate,
     Length,

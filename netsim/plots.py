@@ -27,21 +27,28 @@ from __future__ import annotations
 import io
 import math
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from .budgets import budget_margin
+from .plots_style import (
+    _BUDGET_COLOR,
+    FIGSIZE,
+    FIGSIZE_TALL,
+    STYLE,
+    _figure,
+    _floats,
+    _series,
+    _stream_names,
+    _styled,
+    series_style,
+)
+from .plots_time import _radio_links, along_route, latency_over_time
 
 __all__ = [
     "STYLE",
@@ -56,96 +63,6 @@ __all__ = [
     "figure_svg",
     "save",
 ]
-
-FIGSIZE = (6.4, 3.6)
-"""Size of a one-panel figure, inches."""
-FIGSIZE_TALL = (6.4, 4.8)
-"""Size of a two-panel figure (shared x), inches."""
-
-COLORS = ("#000000", "#E69F00", "#0072B2", "#D55E00", "#56B4E9", "#CC79A7", "#009E73")
-"""Okabe-Ito colours, ordered so that neighbours also differ in grey level."""
-LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 1)))
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-
-STYLE: dict[str, object] = {
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],
-    "font.size": 9.0,
-    "axes.titlesize": 9.5,
-    "axes.labelsize": 9.0,
-    "xtick.labelsize": 8.0,
-    "ytick.labelsize": 8.0,
-    "legend.fontsize": 8.0,
-    "legend.frameon": False,
-    "legend.handlelength": 2.8,
-    "axes.grid": True,
-    "axes.grid.which": "major",
-    "grid.linewidth": 0.4,
-    "grid.color": "#b0b0b0",
-    "grid.alpha": 0.6,
-    "axes.linewidth": 0.6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.axisbelow": True,
-    "axes.prop_cycle": matplotlib.cycler(color=list(COLORS), linestyle=list(LINESTYLES)),
-    "lines.linewidth": 1.2,
-    "lines.markersize": 4.0,
-    "xtick.direction": "out",
-    "ytick.direction": "out",
-    "xtick.major.width": 0.6,
-    "ytick.major.width": 0.6,
-    "hatch.linewidth": 0.6,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "savefig.dpi": 200,
-    "svg.fonttype": "path",  # text as outlines: identical everywhere, no font needed
-    "svg.hashsalt": "medlink",  # deterministic ids
-    "pdf.fonttype": 42,
-}
-"""The publication style, applied while a figure is built and while it is saved."""
-
-_LOCK = threading.RLock()
-_OUTAGE = {"facecolor": "#d9d9d9", "edgecolor": "#7f7f7f", "hatch": "////", "linewidth": 0.0}
-_HANDOVER_COLOR = "#404040"
-_BUDGET_COLOR = "#555555"
-_QUANTITY = {  # per-bin latency statistic -> line look (the stream gives colour and marker)
-    "latency_p99_ms": {"linestyle": "-", "linewidth": 1.1, "alpha": 1.0, "label": "p99"},
-    "latency_p50_ms": {"linestyle": "--", "linewidth": 0.9, "alpha": 1.0, "label": "p50"},
-    "latency_max_ms": {"linestyle": ":", "linewidth": 0.7, "alpha": 0.45, "label": "max"},
-}
-
-
-@contextmanager
-def _styled() -> Iterator[None]:
-    with _LOCK, matplotlib.rc_context(STYLE):
-        yield
-
-
-def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def series_style(index: int) -> dict:
-    """Colour, line style and marker of the ``index``-th series (distinct in grayscale)."""
-    return {
-        "color": COLORS[index % len(COLORS)],
-        "linestyle": LINESTYLES[index % len(LINESTYLES)],
-        "marker": MARKERS[index % len(MARKERS)],
-    }
-
-
-def _floats(values) -> np.ndarray:
-    return np.array([math.nan if v is None else float(v) for v in values or []], dtype=float)
-
-
-def _series(doc: dict) -> dict:
-    return doc.get("series") or {}
-
-
-def _stream_names(doc: dict) -> list[str]:
-    return list((doc.get("streams") or {}) or _series(doc).get("streams") or {})
 
 
 def _percentile_of(metric: str) -> float | None:
@@ -347,254 +264,6 @@ def latency_ccdf(doc: dict, log_x: bool | None = None) -> Figure | None:
         if budgets:
             handles.append(_budget_legend_handle())
         fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
-    return fig
-
-
-def _events(doc: dict, link: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Handover times, and outage (start, end) rows, of ``link`` or of every link."""
-    handovers, outages = [], []
-    for event in _series(doc).get("events") or []:
-        if link is not None and event.get("link") != link:
-            continue
-        t = event.get("t_s")
-        if t is None:
-            continue
-        if event.get("kind") == "handover":
-            handovers.append(float(t))
-        elif event.get("kind") == "outage":
-            outages.append((float(t), float(t) + float(event.get("duration_s") or 0.0)))
-    return np.array(handovers, dtype=float), np.array(outages, dtype=float).reshape(-1, 2)
-
-
-def _draw_events(ax, handovers: np.ndarray, outages: np.ndarray) -> None:
-    """Outages as hatched spans over the full height, handovers as ticks along the top."""
-    if outages.size:
-        verts = [[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b in outages]
-        spans = PolyCollection(verts, transform=ax.get_xaxis_transform(), zorder=0, **_OUTAGE)
-        ax.add_collection(spans, autolim=False)
-    if handovers.size:
-        ax.vlines(
-            handovers,
-            0.92,
-            1.0,
-            transform=ax.get_xaxis_transform(),
-            color=_HANDOVER_COLOR,
-            linewidth=0.7,
-            zorder=3,
-        )
-
-
-def _event_handles(handovers: np.ndarray, outages: np.ndarray) -> list:
-    handles = []
-    if handovers.size:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=_HANDOVER_COLOR,
-                linewidth=0.7,
-                marker="|",
-                markersize=8,
-                linestyle="none",
-                label="handover",
-            )
-        )
-    if outages.size:
-        handles.append(Patch(label="outage", **_OUTAGE))
-    return handles
-
-
-def _latency_panel(ax, doc: dict, x: np.ndarray, stats: tuple[str, ...]) -> list:
-    """Per-bin latency of every stream against ``x``; returns legend handles."""
-    streams = _series(doc).get("streams") or {}
-    handles = []
-    drawn = set()
-    for i, name in enumerate(_stream_names(doc)):
-        entry = streams.get(name)
-        if not entry:
-            continue
-        style = series_style(i)
-        for key in stats:
-            y = _floats(entry.get(key))
-            if y.size != x.size or not np.isfinite(y).any():
-                continue
-            look = _QUANTITY[key]
-            ax.plot(
-                x,
-                y,
-                color=style["color"],
-                linestyle=look["linestyle"],
-                linewidth=look["linewidth"],
-                alpha=look["alpha"],
-                marker=style["marker"] if key != "latency_max_ms" else None,
-                markevery=_every(x.size, i, len(drawn)),
-                markersize=3.5,
-            )
-            drawn.add(key)
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=style["color"],
-                marker=style["marker"],
-                markersize=3.5,
-                linestyle="-",
-                linewidth=1.1,
-                label=name,
-            )
-        )
-    for key in stats:
-        if key in drawn and len(stats) > 1:
-            look = _QUANTITY[key]
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color="#000000",
-                    linestyle=look["linestyle"],
-                    linewidth=look["linewidth"],
-                    alpha=look["alpha"],
-                    label=look["label"],
-                )
-            )
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    return handles if drawn else []
-
-
-def _every(n: int, series: int, quantity: int) -> tuple[int, int]:
-    """Markers about 12 per line, staggered between series so they do not overlap."""
-    step = max(1, n // 12)
-    return ((series * step // 3 + quantity * step // 7) % step, step)
-
-
-def _capacity_panel(ax, links: dict[str, dict], x: np.ndarray, step: bool) -> list:
-    handles = []
-    for j, (name, entry) in enumerate(links.items()):
-        y = _floats(entry.get("capacity_mbps"))
-        if y.size != x.size:
-            continue
-        color = COLORS[(j + 2) % len(COLORS)]
-        (line,) = ax.plot(
-            x,
-            y,
-            color=color,
-            linestyle=LINESTYLES[j % len(LINESTYLES)],
-            linewidth=0.9,
-            marker=MARKERS[(j + 2) % len(MARKERS)],
-            markevery=_every(x.size, j, 0),
-            markersize=3.5,
-            drawstyle="steps-post" if step else "default",
-            label=f"capacity of {name}",
-        )
-        handles.append(line)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("capacity (Mbit/s)")
-    return handles
-
-
-def latency_over_time(doc: dict) -> Figure | None:
-    """Per-bin latency (p50, p99, max; log scale) and, below, time-varying link capacity.
-
-    Handovers are ticks along the top of each panel and outages hatched spans across them.
-    Bins where a stream delivered nothing are gaps.
-
-    Returns
-    -------
-    Figure or None
-        None when the document has no binned latency.
-    """
-    series = _series(doc)
-    t0 = _floats(series.get("t_s"))
-    if not t0.size:
-        return None
-    links = {k: v for k, v in (series.get("links") or {}).items() if v.get("capacity_mbps")}
-    bin_s = float(series.get("bin_s") or 0.0)
-    handovers, outages = _events(doc)
-    with _styled():
-        fig = _figure(FIGSIZE_TALL if links else FIGSIZE)
-        if links:
-            ax, cap = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-        else:
-            ax, cap = fig.add_subplot(), None
-        stats = ("latency_p99_ms", "latency_p50_ms", "latency_max_ms")
-        handles = _latency_panel(ax, doc, t0 + bin_s / 2, stats)
-        if not handles:
-            return None
-        _draw_events(ax, handovers, outages)
-        ax.set_ylabel("one-way latency (ms)")
-        ax.set_title(f"Latency per {bin_s:g} s bin", loc="left")
-        end = float(doc.get("duration_s") or (t0[-1] + bin_s))
-        ax.set_xlim(0, end)
-        bottom = ax
-        if cap is not None:
-            handles += _capacity_panel(cap, links, t0, step=True)
-            _draw_events(cap, handovers, outages)
-            bottom = cap
-        bottom.set_xlabel("time (s)")
-        handles += _event_handles(handovers, outages)
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
-    return fig
-
-
-def _radio_links(doc: dict) -> list[str]:
-    links = _series(doc).get("links") or {}
-    return [name for name, entry in links.items() if entry.get("distance_m")]
-
-
-def along_route(doc: dict, link: str | None = None) -> Figure | None:
-    """Latency p99 per bin against the distance travelled by a radio link's vehicle (km).
-
-    Outages are shaded over the stretch of road they cover (event times mapped to distance
-    by interpolating the bins), handovers are ticks where they happened; the capacity of the
-    link is drawn below.
-
-    Parameters
-    ----------
-    doc
-        The results.json document.
-    link
-        The radio link; default the first one.
-
-    Returns
-    -------
-    Figure or None
-        None when the document has no radio link (no ``distance_m`` series).
-    """
-    radio = _radio_links(doc)
-    if link is None and radio:
-        link = radio[0]
-    if link not in radio:
-        return None
-    series = _series(doc)
-    entry = series["links"][link]
-    bin_s = float(series.get("bin_s") or 0.0)
-    middles = _floats(series.get("t_s")) + bin_s / 2
-    km = _floats(entry["distance_m"]) / 1e3
-    if km.size != middles.size or not np.isfinite(km).any():
-        return None
-    ok = np.isfinite(km)
-
-    def to_km(t: np.ndarray) -> np.ndarray:
-        return np.interp(t, middles[ok], km[ok])
-
-    handovers, outages = _events(doc, link)
-    handovers_km, outages_km = to_km(handovers), to_km(outages.ravel()).reshape(-1, 2)
-    with _styled():
-        fig = _figure(FIGSIZE_TALL)
-        ax, cap = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-        handles = _latency_panel(ax, doc, km, ("latency_p99_ms",))
-        if not handles:
-            return None
-        _draw_events(ax, handovers_km, outages_km)
-        ax.set_ylabel("one-way latency p99 (ms)")
-        ax.set_title(f"Latency and outages along the route of link {link}", loc="left")
-        link_handles = _capacity_panel(cap, {link: entry}, km, step=False)
-        _draw_events(cap, handovers_km, outages_km)
-        cap.set_xlabel("distance travelled (km)")
-        cap.set_xlim(0, max(float(np.nanmax(km)), 1e-3))
-        handles += link_handles + _event_handles(handovers, outages)
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
     return fig
 
 

@@ -213,7 +213,7 @@ def budget_figure(document: dict, budget_id: str) -> Any:
     from matplotlib.patches import Patch
     from matplotlib.ticker import NullFormatter
 
-    from .plots import _figure, _styled, series_style
+    from .plots_style import _figure, _styled, series_style
 
     first = document["params"][0]["path"]
     points = []

@@ -25,6 +25,7 @@ from .results import Results, build_results
 from .simulation import EventLog, Simulation
 from .timeline import IntervalSet
 from .traffic import Source
+from .webrtc import FEEDBACK, MEDIA, Session, make_session
 
 __all__ = ["run", "simulate", "link_order", "default_window", "EventLog", "Simulation"]
 
@@ -71,7 +72,21 @@ class _Run:
             LinkRuntime(plan.links[n], seed, self.stream_names, self.horizon_s)
             for n in self.link_names
         ]
-        self.sources = [Source(s, plan.duration_s, seed) for s in plan.streams]
+        self.sources = [
+            Source(s, plan.duration_s if _sends_itself(s) else 0.0, seed) for s in plan.streams
+        ]
+        self.sessions: list[tuple[Session, int, int]] = []  # (session, media, feedback index)
+        for index, stream in enumerate(plan.streams):
+            if stream.transport is not None:
+                feedback = stream.transport.feedback_stream
+                lane = self.stream_names.index(feedback) if stream.transport.feedback_path else -1
+                session = make_session(stream, plan, seed, self.horizon_s)
+                self.sessions.append((session, index, lane))
+        self.session_of = {m: (k, MEDIA) for k, (_, m, _) in enumerate(self.sessions)}
+        self.session_of.update({f: (k, FEEDBACK) for k, (_, _, f) in enumerate(self.sessions)})
+        self.session_of.pop(-1, None)
+        self.session_keys = np.array(sorted(self.session_of), dtype=np.int64)
+        self.decided: list[np.ndarray] = []
         self.gates = [self._gate_intervals(s) for s in plan.streams]
         width = max(len(s.path) for s in plan.streams) + 1
         self.path_table = np.full((len(plan.streams), width), -1, dtype=np.int64)
@@ -107,7 +122,11 @@ class _Run:
             if self.progress is not None:
                 self.progress(t_end, self.horizon_s)
             yield env.timeout(t_end - env.now)
-            idle = all(s.exhausted for s in self.sources) and not any(self.pending)
+            idle = (
+                all(s.exhausted for s in self.sources)
+                and not any(self.pending)
+                and all(session.idle for session, _, _ in self.sessions)
+            )
             if env.now >= self.horizon_s or idle:
                 return
 
@@ -128,9 +147,32 @@ class _Run:
                     t_send_s=t_send,
                 )
                 self.pending[self.path_table[index, 0]].append((ids, t_send))
+        for session, media, feedback in self.sessions:
+            for index, (seq, t_send, size) in zip((media, feedback), session.emit(t_end)):
+                if seq.size:
+                    ids = self.log.append(
+                        stream=np.full(seq.size, index, dtype=np.int16),
+                        seq=seq,
+                        size_bytes=size,
+                        t_send_s=t_send,
+                    )
+                    self.pending[self.path_table[index, 0]].append((ids, t_send))
         for link in self.order:
             if self.pending[link]:
                 self.serve(link, t_end, cols)
+        if self.decided:
+            self.tell_sessions(cols)
+
+    def tell_sessions(self, cols: dict[str, np.ndarray]) -> None:
+        """Hand each session the fates decided in this window (arrival time, NaN if lost)."""
+        ids = np.concatenate(self.decided)
+        self.decided = []
+        ids = ids[np.argsort(ids, kind="stable")]
+        stream = cols["stream"][ids]
+        for index in np.unique(stream).tolist():
+            k, lane = self.session_of[index]
+            mine = ids[stream == index]
+            self.sessions[k][0].served(lane, cols["seq"][mine], cols["t_recv_s"][mine])
 
     def serve(self, link: int, t_end: float, cols: dict[str, np.ndarray]) -> None:
         batches = self.pending[link]
@@ -153,6 +195,8 @@ class _Run:
         if failed.any():
             cols["fate"][ids[failed]] = result.fate[failed]
             cols["link"][ids[failed]] = link
+            if self.session_of:
+                self._decided(ids[failed], stream[failed])
         passed = ~failed
         ids, recv, stream = ids[passed], result.recv_s[passed], stream[passed]
         hop = cols["hop"][ids] + 1
@@ -164,11 +208,25 @@ class _Run:
             in_time = final_recv <= self.horizon_s
             cols["t_recv_s"][final_ids[in_time]] = final_recv[in_time]
             cols["fate"][final_ids[in_time]] = DELIVERED
+            if self.session_of:
+                self._decided(final_ids, stream[done])
         if not done.all():
             onward = ~done
             for downstream in np.unique(nxt[onward]):
                 go = nxt == downstream
                 self.pending[downstream].append((ids[go], recv[go]))
+
+
+    def _decided(self, ids: np.ndarray, stream: np.ndarray) -> None:
+        """Keep the packets of sessions' streams whose fate this window decided."""
+        mine = np.isin(stream, self.session_keys)
+        if mine.any():
+            self.decided.append(ids[mine])
+
+
+def _sends_itself(stream: StreamSpec) -> bool:
+    """Whether a stream's packets come from its own source (not from a session)."""
+    return stream.transport is None and stream.kind != "feedback"
 
 
 PACKETS_PER_WINDOW = 1 << 18
@@ -236,6 +294,8 @@ def simulate(
     if window_s <= 0:
         raise ValueError("window_s must be > 0")
     state = _Run(plan, seed, window_s)
+    if state.sessions:
+        state.window_s = min(window_s, *(s.lookahead_s() for s, _, _ in state.sessions))
     state.progress = progress
     env = simpy.Environment()
     env.process(state.clock(env))
@@ -250,6 +310,7 @@ def simulate(
         packets=packets,
         events=state.events,
         dynamics=dynamics,
+        transport={plan.streams[m].name: s.report() for s, m, _ in state.sessions},
     )
 
 

@@ -24,6 +24,10 @@ __all__ = [
     "HandoverSpec",
     "StreamSpec",
     "StreamGate",
+    "VideoSpec",
+    "AudioSpec",
+    "ChannelSpec",
+    "TransportSpec",
     "BudgetSpec",
     "NetworkPlan",
 ]
@@ -289,11 +293,88 @@ class StreamGate:
 
 
 @dataclass(frozen=True)
+class VideoSpec:
+    """A WebRTC video sender and receiver (``netsim.webrtc.video``), in SI units.
+
+    ``bitrate_bps`` is the encoder's start target; with ``congestion_control`` the GCC-style
+    controller moves it between ``min_bitrate_bps`` and ``max_bitrate_bps``. A keyframe (I
+    frame) opens every group of ``gop_s`` seconds and answers every keyframe request; it is
+    ``key_ratio`` times the size of a P frame. ``fec`` is the FEC overhead as a fraction of
+    media packets (0: off; 0.25: one parity packet per four media packets).
+    """
+
+    preset: str = "1080p30-h264"
+    codec: Literal["h264", "h265"] = "h264"
+    width: int = 1920
+    height: int = 1080
+    fps: float = 30.0
+    bitrate_bps: float = 4e6
+    min_bitrate_bps: float = 0.3e6
+    max_bitrate_bps: float = 8e6
+    gop_s: float = 2.0
+    key_ratio: float = 5.0
+    size_cv: float = 0.1
+    nack: bool = True
+    fec: float = 0.0
+    congestion_control: bool = True
+    encode_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """An Opus sender and a NetEQ-like receiver (``netsim.webrtc.audio``), in SI units."""
+
+    frame_s: float = 0.02
+    bitrate_bps: float = 32e3
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """An SCTP data channel's reliability (``netsim.webrtc.datachannel``).
+
+    Reliable when both limits are None; ``max_retransmits`` and ``max_packet_lifetime_s``
+    (W3C RTCDataChannelInit: at most one of them) make it partially reliable.
+    """
+
+    ordered: bool = True
+    max_retransmits: int | None = None
+    max_packet_lifetime_s: float | None = None
+
+    @property
+    def reliable(self) -> bool:
+        return self.max_retransmits is None and self.max_packet_lifetime_s is None
+
+
+@dataclass(frozen=True)
+class TransportSpec:
+    """How a stream travels: as WebRTC video, audio or a data channel, not bare packets.
+
+    The stream's own ``path`` carries the media (or messages); ``feedback_path`` carries the
+    receiver's feedback (RTCP: NACK, PLI, transport-wide feedback; or SCTP SACKs) back to the
+    sender, as the companion stream ``feedback_stream``. With no feedback path the feedback
+    returns over an ideal mirror of the forward path: its base delay, no loss, no queue.
+    """
+
+    kind: Literal["webrtc-video", "webrtc-audio", "datachannel"]
+    video: VideoSpec | None = None
+    audio: AudioSpec | None = None
+    channel: ChannelSpec | None = None
+    feedback_path: tuple[str, ...] = ()
+    feedback_stream: str | None = None
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """A traffic source and the path its packets take.
 
     ``kind`` is ``poisson`` (exponential interarrival times) or ``cbr`` (constant spacing).
     ``rate_pps`` is the mean packet rate; packets are sent in [``start_s``, ``stop_s``).
+
+    With a ``transport`` the stream is WebRTC media or a data channel: a session
+    (``netsim.webrtc``) sends its packets, closed-loop. A data channel's source (kind, rate,
+    size) gives its messages; video and audio take their packets from their codec model and
+    ``rate_pps`` only sizes the log. ``kind="feedback"`` marks the companion stream that
+    carries a session's feedback on ``TransportSpec.feedback_path``; its session sends it.
 
     Copies of one stream over several paths (multi-link) share ``source`` (the name their
     random draws are taken under, so they send the same packets with the same sequence
@@ -303,7 +384,7 @@ class StreamSpec:
     """
 
     name: str
-    kind: Literal["poisson", "cbr"]
+    kind: Literal["poisson", "cbr", "feedback"]
     rate_pps: float
     size: SizeModel
     path: tuple[str, ...]
@@ -312,6 +393,7 @@ class StreamSpec:
     source: str | None = None
     group: str | None = None
     gate: StreamGate | None = None
+    transport: TransportSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .packetlog import PacketLog
 from .plan import NetworkPlan
 from .timeline import LinkDynamics
+from .webrtc.session import TransportReport
 
 __all__ = ["EventLog", "Simulation"]
 
@@ -46,7 +47,8 @@ class Simulation:
     """The raw output of :func:`simulate`: the plan as run, its packets and its events.
 
     ``dynamics`` holds, per link name, the open-loop timeline the link followed (capacity
-    curve, refusals, fades), for the views that plot capacity over time.
+    curve, refusals, fades), for the views that plot capacity over time. ``transport`` holds,
+    per WebRTC stream, what its session measured (frames, freezes, NACKs, messages).
     """
 
     plan: NetworkPlan
@@ -54,3 +56,4 @@ class Simulation:
     packets: PacketLog
     events: EventLog
     dynamics: dict[str, LinkDynamics] = field(default_factory=dict)
+    transport: dict[str, TransportReport] = field(default_factory=dict)

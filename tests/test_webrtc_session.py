@@ -1,0 +1,111 @@
+"""The closed loop between sessions and the engine: causality and exact timing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import netsim.engine as engine
+from netsim.plan import LinkSpec, LossModel, NetworkPlan, SizeModel, StreamSpec, TransportSpec
+from netsim.webrtc import ENDPOINT_DELAY_S, FEEDBACK, MEDIA, Session, TransportReport
+
+
+class PingSession(Session):
+    """Sends a ping every 50 ms; the receiver echoes each on the feedback lane."""
+
+    kind = "ping"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.rtts: list[float] = []
+        self.sent_at: dict[int, float] = {}
+        self.lost: list[int] = []
+        self.at(0.0, self.ping)
+
+    def ping(self):
+        if self.now < self.duration_s:
+            seq = self.send(MEDIA, self.now, 100)
+            self.sent_at[seq] = self.now
+            self.at(self.now + 0.05, self.ping)
+
+    def on_arrival(self, lane, seq, t_recv):
+        if lane == MEDIA:
+            echo = self.send(FEEDBACK, self.now, 60)
+            self.echo_of[echo] = seq
+        else:
+            self.rtts.append(self.now - self.sent_at[self.echo_of[seq]])
+
+    def on_fate(self, lane, seq, t_recv):
+        if math.isnan(t_recv):
+            self.lost.append((lane, seq))
+
+    echo_of: dict[int, int]
+
+    def report(self):
+        return TransportReport(kind="ping", unit="ping", stats={"pings": len(self.rtts)})
+
+
+def _plan(feedback: bool, loss: float = 0.0, window_s: float | None = None) -> NetworkPlan:
+    links = {
+        "up": LinkSpec("up", capacity_bps=1e6, delay_s=0.020, loss=LossModel.iid(loss)),
+        "down": LinkSpec("down", capacity_bps=1e6, delay_s=0.030),
+    }
+    transport = TransportSpec(
+        kind="datachannel",
+        feedback_path=("down",) if feedback else (),
+        feedback_stream="ping/feedback" if feedback else None,
+    )
+    streams = [
+        StreamSpec("ping", "cbr", 20.0, SizeModel(mean_bytes=100), ("up",), transport=transport)
+    ]
+    if feedback:
+        streams.append(StreamSpec("ping/feedback", "feedback", 20.0, SizeModel(), ("down",)))
+    return NetworkPlan("ping", 2.0, links, tuple(streams), drain_s=1.0, window_s=window_s)
+
+
+@pytest.fixture
+def sessions(monkeypatch):
+    made = []
+
+    def make(stream, plan, seed, horizon):
+        session = PingSession(stream, plan, seed, horizon)
+        session.echo_of = {}
+        made.append(session)
+        return session
+
+    monkeypatch.setattr(engine, "make_session", make)
+    return made
+
+
+def test_round_trip_through_both_links_is_exact(sessions):
+    sim = engine.simulate(_plan(feedback=True))
+    (session,) = sessions
+    # 100 B at 1 Mbit/s: 0.8 ms; 60 B: 0.48 ms; plus base delays and two endpoint delays.
+    expected = 0.020 + 0.0008 + 0.030 + 0.00048 + 2 * ENDPOINT_DELAY_S
+    assert len(session.rtts) == 40
+    np.testing.assert_allclose(session.rtts, expected, rtol=0, atol=1e-12)
+    assert sim.packets.stream_names == ("ping", "ping/feedback")
+    assert sim.transport["ping"].stats["pings"] == 40
+
+
+def test_ideal_mirror_returns_after_the_forward_base_delay(sessions):
+    engine.simulate(_plan(feedback=False))
+    expected = 0.020 + 0.0008 + 0.020 + 2 * ENDPOINT_DELAY_S
+    np.testing.assert_allclose(sessions[0].rtts, expected, rtol=0, atol=1e-12)
+
+
+def test_window_is_cut_to_the_lookahead_and_results_do_not_depend_on_it(sessions):
+    a = engine.simulate(_plan(feedback=True, loss=0.3, window_s=10.0))
+    b = engine.simulate(_plan(feedback=True, loss=0.3, window_s=0.004))
+    assert sessions[0].rtts == sessions[1].rtts
+    assert sessions[0].lost == sessions[1].lost and sessions[0].lost
+    np.testing.assert_array_equal(a.packets.t_recv_s, b.packets.t_recv_s)
+
+
+def test_lost_pings_are_never_echoed(sessions):
+    engine.simulate(_plan(feedback=True, loss=0.3))
+    (session,) = sessions
+    lost_media = [seq for lane, seq in session.lost if lane == MEDIA]
+    assert len(session.rtts) == 40 - len(lost_media)

@@ -9,11 +9,32 @@ import numpy as np
 
 from .plan import BudgetSpec
 from .stats import percentile
+from .webrtc.session import TransportReport
 
 __all__ = ["BudgetResult", "evaluate_budget", "budget_margin", "UNITS"]
 
-UNITS = {"latency": "ms", "loss": "ratio", "jitter": "ms", "throughput": "Mbps"}
-_TO_UNIT = {"latency": 1e3, "loss": 1.0, "jitter": 1e3, "throughput": 1e-6}
+UNITS = {
+    "latency": "ms",
+    "loss": "ratio",
+    "jitter": "ms",
+    "throughput": "Mbps",
+    "frame_latency": "ms",
+    "message_latency": "ms",
+    "message_loss": "ratio",
+    "freeze_count": "freezes",
+    "freeze_duration": "s",
+}
+_TO_UNIT = {
+    "latency": 1e3,
+    "loss": 1.0,
+    "jitter": 1e3,
+    "throughput": 1e-6,
+    "frame_latency": 1e3,
+    "message_latency": 1e3,
+    "message_loss": 1.0,
+    "freeze_count": 1.0,
+    "freeze_duration": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -48,16 +69,23 @@ def evaluate_budget(
     loss_rate: float,
     jitter_s: float,
     throughput_bps: float,
+    report: TransportReport | None = None,
 ) -> BudgetResult:
     """Judge one budget on one stream's delivered latencies and summary figures (SI).
 
     A latency budget is a percentile over delivered packets; a stream with none fails it.
-    Throughput is a lower bound; the other metrics are upper bounds. NaN always fails.
+    The WebRTC metrics read the stream's session ``report``: ``frame_latency`` and
+    ``message_latency`` are percentiles over the frames rendered (played) or messages
+    delivered, ``message_loss`` the fraction of messages never delivered, ``freeze_count`` and
+    ``freeze_duration`` the W3C freezeCount and totalFreezesDuration. Throughput is a lower
+    bound; the other metrics are upper bounds. NaN (or a missing report) always fails.
     """
     if spec.metric == "latency":
         value = percentile(latency_s, spec.percentile or 99.0)
-    else:
+    elif spec.metric in ("loss", "jitter", "throughput"):
         value = {"loss": loss_rate, "jitter": jitter_s, "throughput": throughput_bps}[spec.metric]
+    else:
+        value = transport_metric(spec, report)
     scale = _TO_UNIT[spec.metric]
     if math.isnan(value):
         passed = False
@@ -75,6 +103,20 @@ def evaluate_budget(
         source=spec.source,
         name=spec.name,
     )
+
+
+def transport_metric(spec: BudgetSpec, report: TransportReport | None) -> float:
+    """The value of a WebRTC budget's metric in a session's report (SI), NaN if none."""
+    if report is None:
+        return math.nan
+    latency = report.unit_latency_s
+    delivered = latency[np.isfinite(latency)]
+    if spec.metric in ("frame_latency", "message_latency"):
+        return percentile(delivered, spec.percentile or 99.0)
+    if spec.metric == "message_loss":
+        return 1.0 - delivered.size / latency.size if latency.size else math.nan
+    key = {"freeze_count": "freezeCount", "freeze_duration": "totalFreezesDuration"}[spec.metric]
+    return float(report.stats.get(key, math.nan))
 
 
 def budget_margin(budget: dict) -> float:

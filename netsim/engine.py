@@ -148,8 +148,9 @@ class _Run:
                 )
                 self.pending[self.path_table[index, 0]].append((ids, t_send))
         for session, media, feedback in self.sessions:
-            for index, (seq, t_send, size) in zip((media, feedback), session.emit(t_end)):
-                if seq.size:
+            emitted = session.emit(t_end)
+            for index, (seq, t_send, size) in zip((media, feedback), emitted, strict=True):
+                if seq.size and index >= 0:
                     ids = self.log.append(
                         stream=np.full(seq.size, index, dtype=np.int16),
                         seq=seq,
@@ -215,7 +216,6 @@ class _Run:
             for downstream in np.unique(nxt[onward]):
                 go = nxt == downstream
                 self.pending[downstream].append((ids[go], recv[go]))
-
 
     def _decided(self, ids: np.ndarray, stream: np.ndarray) -> None:
         """Keep the packets of sessions' streams whose fate this window decided."""

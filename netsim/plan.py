@@ -402,12 +402,26 @@ class BudgetSpec:
 
     ``metric`` is ``latency`` (a one-way latency percentile, ``percentile`` in (0, 100], over
     delivered packets), ``loss`` (fraction of sent packets not delivered), ``jitter`` (mean
-    RFC 3550 interarrival jitter) or ``throughput`` (a lower bound, bits per second).
+    RFC 3550 interarrival jitter) or ``throughput`` (a lower bound, bits per second). For a
+    WebRTC stream also ``frame_latency`` (capture to render or playout, a percentile over the
+    frames that got there), ``message_latency`` (a data channel's send to delivery, likewise),
+    ``message_loss`` (fraction of messages never delivered), ``freeze_count`` and
+    ``freeze_duration`` (W3C freezeCount and totalFreezesDuration, seconds).
     ``limit`` is in SI units. ``source`` says where the limit comes from.
     """
 
     stream: str
-    metric: Literal["latency", "loss", "jitter", "throughput"]
+    metric: Literal[
+        "latency",
+        "loss",
+        "jitter",
+        "throughput",
+        "frame_latency",
+        "message_latency",
+        "message_loss",
+        "freeze_count",
+        "freeze_duration",
+    ]
     limit: float
     percentile: float | None = None
     source: str = ""
@@ -416,9 +430,11 @@ class BudgetSpec:
     @property
     def metric_name(self) -> str:
         """The budget's metric as results.json names it: ``latency_p99``, ``loss_rate``, ..."""
-        if self.metric == "latency":
-            return f"latency_p{format_percentile(self.percentile or 99.0)}"
-        return {"loss": "loss_rate", "jitter": "jitter", "throughput": "throughput"}[self.metric]
+        if self.metric in ("latency", "frame_latency", "message_latency"):
+            return f"{self.metric}_p{format_percentile(self.percentile or 99.0)}"
+        return {"loss": "loss_rate", "jitter": "jitter", "throughput": "throughput"}.get(
+            self.metric, self.metric
+        )
 
 
 def format_percentile(percentile: float) -> str:

@@ -54,9 +54,13 @@ class StreamStats:
     jitter_final_ms: float
     throughput_mbps: float
     loss_bursts: dict[str, float]
+    webrtc: dict | None = None
 
     def to_dict(self) -> dict:
-        return _json_safe({k: getattr(self, k) for k in self.__dataclass_fields__ if k != "name"})
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "name"}
+        if out["webrtc"] is None:
+            del out["webrtc"]
+        return _json_safe(out)
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,15 @@ def build_results(sim: Simulation) -> Results:
             jitter_final_ms=jitter_final * 1e3,
             throughput_mbps=throughput / 1e6,
             loss_bursts=loss_bursts(lost | dropped),
+            webrtc=(
+                transport_summary(sim.transport[name]) if name in sim.transport else None
+            ),
         )
         per_stream[name] = (latency, float(loss_rate), jitter_mean, throughput)
-    budgets = [evaluate_budget(b, *per_stream[b.stream]) for b in plan.budgets]
+    budgets = [
+        evaluate_budget(b, *per_stream[b.stream], report=sim.transport.get(b.stream))
+        for b in plan.budgets
+    ]
     return Results(
         plan=plan,
         seed=sim.seed,
@@ -139,6 +149,29 @@ def build_results(sim: Simulation) -> Results:
         events=sim.events,
         dynamics=sim.dynamics,
     )
+
+
+def transport_summary(report) -> dict:
+    """A WebRTC stream's results.json section: its units' latency and the W3C stats.
+
+    ``unit`` is what a clinician sees arrive (a video or audio frame, a data-channel message);
+    ``latency_ms`` its percentiles over the units that got there (rendered, played, delivered),
+    ``unit_loss_rate`` the fraction that never did; ``stats`` the session's counters under
+    their W3C webrtc-stats names (times in seconds).
+    """
+    latency = report.unit_latency_s
+    arrived = latency[np.isfinite(latency)]
+    summary = latency_summary(arrived)
+    return {
+        "kind": report.kind,
+        "unit": report.unit,
+        "units": int(latency.size),
+        "units_arrived": int(arrived.size),
+        "unit_loss_rate": 1.0 - arrived.size / latency.size if latency.size else math.nan,
+        "latency_ms": {k: v * 1e3 for k, v in summary.items()},
+        "stats": dict(report.stats),
+        "detail": dict(report.detail),
+    }
 
 
 def summarise_events(events, plan: NetworkPlan) -> dict:

@@ -34,9 +34,10 @@ from typing import Any
 from pydantic import ValidationError, create_model
 
 from .errors import ScenarioError, read_user_text
-from .plan import BudgetSpec, NetworkPlan, StreamSpec
+from .plan import BudgetSpec, NetworkPlan
 from .scenario_format import NetworkEntry, ScenarioFile, StreamEntry
 from .scenario_links import compile_link
+from .scenario_transport import compile_transport, transport_streams
 from .scenario_types import describe
 from .units import format_time
 from .workloads import Expansion, WorkloadContext, discover
@@ -359,6 +360,7 @@ def _check(
                         "cross the links in one common order",
                     )
                 order[before].add(link)
+        _check_transport(stream, i, links, order, error)
         if stream.stop is not None and stream.stop <= stream.start:
             raise error(
                 ("streams", i, "stop"),
@@ -371,6 +373,12 @@ def _check(
                 f"expected start before the end of the run "
                 f"(duration {format_time(model.duration)}), got {format_time(stream.start)}",
             )
+    transports = {s.name: s.transport for s in model.streams}
+    transports |= {
+        stream.name: stream.transport.kind if stream.transport is not None else "packets"
+        for expansion in expansions.values()
+        for stream in expansion.streams
+    }
     for j, budget in enumerate(model.budgets):
         if budget.stream not in streams and budget.stream not in workload_streams:
             known = ", ".join([*streams, *workload_streams])
@@ -378,17 +386,120 @@ def _check(
                 ("budgets", j, "stream"),
                 f"no stream named {budget.stream!r}; streams are: {known}",
             )
-        if budget.percentile is not None and budget.latency is None:
+        latencies = (budget.latency, budget.frame_latency, budget.message_latency)
+        if budget.percentile is not None and all(limit is None for limit in latencies):
             raise error(
                 ("budgets", j, "percentile"),
-                "percentile applies to a latency limit; add 'latency' or remove it",
+                "percentile applies to a latency limit; add 'latency' (or 'frame_latency', "
+                "'message_latency') or remove it",
             )
-        metrics = (budget.latency, budget.max_loss, budget.max_jitter, budget.min_throughput)
-        if all(metric is None for metric in metrics):
+        if all(getattr(budget, key) is None for key in BUDGET_KEYS):
             raise error(
-                ("budgets", j),
-                "a budget must state at least one of latency, max_loss, max_jitter, min_throughput",
+                ("budgets", j), f"a budget must state at least one of {', '.join(BUDGET_KEYS)}"
             )
+        transport = transports.get(budget.stream, "packets")
+        for key, allowed in _TRANSPORT_BUDGETS.items():
+            if getattr(budget, key) is not None and transport not in allowed:
+                raise error(
+                    ("budgets", j, key),
+                    f"{key} needs a stream with transport {' or '.join(allowed)}; "
+                    f"stream {budget.stream!r} has transport {transport}",
+                )
+
+
+BUDGET_KEYS = (
+    "latency",
+    "max_loss",
+    "max_jitter",
+    "min_throughput",
+    "frame_latency",
+    "max_freezes",
+    "max_freeze_duration",
+    "message_latency",
+    "max_message_loss",
+)
+_TRANSPORT_BUDGETS = {
+    "frame_latency": ("webrtc-video", "webrtc-audio"),
+    "max_freezes": ("webrtc-video",),
+    "max_freeze_duration": ("webrtc-video",),
+    "message_latency": ("datachannel",),
+    "max_message_loss": ("datachannel",),
+}
+
+
+def _check_transport(stream, i: int, links, order, error) -> None:
+    """A stream's transport sections agree with its transport; its feedback path is sound."""
+    media = stream.transport in ("webrtc-video", "webrtc-audio")
+    for key in ("type", "packet_size", "rate"):
+        given = getattr(stream, key) is not None
+        if media and given:
+            raise error(
+                ("streams", i, key),
+                f"transport {stream.transport} takes its packets from the codec model; "
+                f"remove '{key}'",
+            )
+        if not media and not given:
+            raise error(
+                ("streams", i, key),
+                "required field is missing (a stream needs it unless its transport is "
+                "webrtc-video or webrtc-audio)",
+            )
+    for key, needs in (
+        ("video", "webrtc-video"),
+        ("audio", "webrtc-audio"),
+        ("channel", "datachannel"),
+    ):
+        if getattr(stream, key) is not None and stream.transport != needs:
+            raise error(
+                ("streams", i, key),
+                f"'{key}' applies to transport {needs}; this stream's transport is "
+                f"{stream.transport}",
+            )
+    if stream.video is not None:
+        from .webrtc.frames import VIDEO_PRESETS
+
+        if stream.video.preset not in VIDEO_PRESETS:
+            raise error(
+                ("streams", i, "video", "preset"),
+                f"unknown preset {stream.video.preset!r}; presets are: {', '.join(VIDEO_PRESETS)}",
+            )
+        low, high = stream.video.min_bitrate, stream.video.max_bitrate
+        if low is not None and high is not None and low > high:
+            raise error(
+                ("streams", i, "video", "min_bitrate"),
+                "expected min_bitrate at most max_bitrate",
+            )
+    channel = stream.channel
+    if channel is not None and None not in (channel.max_retransmits, channel.max_packet_lifetime):
+        raise error(
+            ("streams", i, "channel", "max_packet_lifetime"),
+            "give max_retransmits or max_packet_lifetime, not both (W3C RTCDataChannelInit)",
+        )
+    if stream.feedback is None:
+        return
+    if stream.transport == "packets":
+        raise error(
+            ("streams", i, "feedback"),
+            "feedback applies to a WebRTC transport; set 'transport' or remove it",
+        )
+    for k, link in enumerate(stream.feedback):
+        where = ("streams", i, "feedback", k)
+        if link not in links:
+            raise error(where, f"no link named {link!r}; links are: {', '.join(links)}")
+        if link in stream.feedback[:k]:
+            first = stream.feedback.index(link)
+            raise error(where, f"link {link!r} appears twice in feedback (also feedback[{first}])")
+        if k > 0:
+            before = stream.feedback[k - 1]
+            route = _route(order, link, before)
+            if route:
+                cycle = " -> ".join([before, *route])
+                raise error(
+                    where,
+                    f"links ordered in a cycle, {cycle}: every path must "
+                    "cross the links in one common order",
+                )
+            order[before].add(link)
 
 
 def _route(order: dict[str, set[str]], start: str, goal: str) -> list[str]:
@@ -430,34 +541,49 @@ def _compile(
     links = {name: compile_link(name, link, error, base_dir) for name, link in explicit.items()}
     streams = []
     for stream in model.streams:
-        rate, kind = stream.rate
-        rate_pps = rate if kind == "pps" else rate / (8.0 * stream.packet_size.mean())
-        streams.append(
-            StreamSpec(
-                name=stream.name,
-                kind=stream.type,
-                rate_pps=rate_pps,
-                size=stream.packet_size,
-                path=tuple(stream.path),
-                start_s=stream.start,
-                stop_s=math.inf if stream.stop is None else stream.stop,
+        transport = compile_transport(
+            stream.transport,
+            stream.video,
+            stream.audio,
+            stream.channel,
+            stream.feedback,
+            stream.name,
+        )
+        streams.extend(
+            transport_streams(
+                stream.name,
+                stream.type,
+                stream.rate,
+                stream.packet_size,
+                tuple(stream.path),
+                stream.start,
+                math.inf if stream.stop is None else stream.stop,
+                transport,
             )
         )
     budgets = []
     for budget in model.budgets:
         common = {"stream": budget.stream, "source": budget.source, "name": budget.name}
-        if budget.latency is not None:
-            percentile = 99.0 if budget.percentile is None else float(budget.percentile)
-            budgets.append(
-                BudgetSpec(metric="latency", limit=budget.latency, percentile=percentile, **common)
-            )
+        percentile = 99.0 if budget.percentile is None else float(budget.percentile)
+        for metric, limit in (
+            ("latency", budget.latency),
+            ("frame_latency", budget.frame_latency),
+            ("message_latency", budget.message_latency),
+        ):
+            if limit is not None:
+                budgets.append(
+                    BudgetSpec(metric=metric, limit=limit, percentile=percentile, **common)
+                )
         for metric, limit in (
             ("loss", budget.max_loss),
             ("jitter", budget.max_jitter),
             ("throughput", budget.min_throughput),
+            ("freeze_count", budget.max_freezes),
+            ("freeze_duration", budget.max_freeze_duration),
+            ("message_loss", budget.max_message_loss),
         ):
             if limit is not None:
-                budgets.append(BudgetSpec(metric=metric, limit=limit, **common))
+                budgets.append(BudgetSpec(metric=metric, limit=float(limit), **common))
     for expansion in expansions.values():
         links.update(expansion.links)
         streams.extend(expansion.streams)

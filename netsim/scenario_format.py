@@ -30,6 +30,7 @@ from pydantic import (
 from .plan import JitterModel, LossModel, SizeModel
 from .scenario_base import SectionModel, _default, _Model, _pick, _validate
 from .scenario_radio import HandoverEntry, OutageEntry, RadioEntry, Trace
+from .scenario_transport import AudioEntry, ChannelEntry, Transport, VideoEntry
 from .scenario_types import (
     LINK_NAME,
     Alpha,
@@ -407,16 +408,29 @@ class NetworkEntry(_Model):
 
 
 class StreamEntry(_Model):
-    """A traffic source and the links its packets cross, in order."""
+    """A traffic source and the links its packets cross, in order.
+
+    ``transport`` makes it WebRTC media (``webrtc-video``, ``webrtc-audio``: the codec model
+    sends the packets, so ``type``, ``packet_size`` and ``rate`` are not needed) or a data
+    channel (``datachannel``: they describe the messages).
+    """
 
     what = "a stream"
     name: Name
-    type: Literal["poisson", "cbr"]
-    packet_size: PacketSize
-    rate: StreamRate
+    type: Literal["poisson", "cbr"] | None = None
+    packet_size: PacketSize | None = None
+    rate: StreamRate | None = None
     path: Annotated[list[Name], Field(min_length=1, description="link names, in order")]
     start: Time = _default("0s")
     stop: Annotated[Time | None, Field(description="default: until duration")] = None
+    transport: Transport = "packets"
+    video: VideoEntry | None = None
+    audio: AudioEntry | None = None
+    channel: ChannelEntry | None = None
+    feedback: Annotated[
+        list[Name] | None,
+        Field(min_length=1, description="links the receiver's feedback crosses back, in order"),
+    ] = None
 
 
 class BudgetEntry(_Model):
@@ -429,6 +443,22 @@ class BudgetEntry(_Model):
     max_loss: Annotated[Ratio | None, Field(description="most loss allowed")] = None
     max_jitter: Annotated[Time | None, Field(description="most RFC 3550 jitter allowed")] = None
     min_throughput: Annotated[BitRate | None, Field(description="least throughput")] = None
+    frame_latency: Annotated[
+        PositiveTime | None,
+        Field(description="WebRTC media: capture-to-render (video) or -playout (audio) limit"),
+    ] = None
+    message_latency: Annotated[
+        PositiveTime | None, Field(description="data channel: send-to-delivery limit")
+    ] = None
+    max_message_loss: Annotated[
+        Ratio | None, Field(description="data channel: most messages never delivered")
+    ] = None
+    max_freezes: Annotated[
+        int | None, Field(ge=0, strict=True, description="video: most freezes (W3C freezeCount)")
+    ] = None
+    max_freeze_duration: Annotated[
+        Time | None, Field(description="video: most total time frozen")
+    ] = None
     source: Text = ""
     name: Text = ""
 

@@ -66,6 +66,10 @@ def render_summary(results: Results, where: str | None = None) -> str:
             ]
         )
     out += _table(header, rows)
+    webrtc = {name: s.webrtc for name, s in results.streams.items() if s.webrtc is not None}
+    if webrtc:
+        out.append("")
+        out += _table(*_webrtc_rows(webrtc))
     if results.budgets:
         out.append("")
         brows = []
@@ -112,6 +116,44 @@ def render_summary(results: Results, where: str | None = None) -> str:
     if where:
         out.append(f"results: {where}")
     return "\n".join(out)
+
+
+def _webrtc_rows(webrtc: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
+    """The WebRTC table: what each media stream or data channel delivered to the clinician."""
+    header = ["webrtc", "unit", "sent", "arrived", "p50 ms", "p99 ms", "max ms", "notes"]
+    rows = []
+    for name, w in webrtc.items():
+        lat, stats = w["latency_ms"], w["stats"]
+        if w["kind"] == "webrtc-video":
+            notes = (
+                f"freezes {stats.get('freezeCount', 0)} "
+                f"({stats.get('totalFreezesDuration', 0.0):.2f} s), "
+                f"dropped {stats.get('framesDropped', 0)}, NACK {stats.get('nackCount', 0)}, "
+                f"PLI {stats.get('pliCount', 0)}"
+            )
+        elif w["kind"] == "webrtc-audio":
+            total = stats.get("totalSamplesReceived", 0) or 0
+            concealed = stats.get("concealedSamples", 0) or 0
+            share = concealed / total if total else 0.0
+            notes = f"concealed {share:.2%} in {stats.get('concealmentEvents', 0)} events"
+        else:
+            notes = (
+                f"{w['detail'].get('mode', '')}, lost {w['unit_loss_rate']:.3%}, "
+                f"retransmissions {stats.get('retransmissions', 0)}"
+            )
+        rows.append(
+            [
+                name,
+                w["unit"],
+                str(w["units"]),
+                str(w["units_arrived"]),
+                _ms(lat["p50"]),
+                _ms(lat["p99"]),
+                _ms(lat["max"]),
+                notes,
+            ]
+        )
+    return header, rows
 
 
 def _ci(stats: dict, scale: float = 1.0, digits: int = 3) -> str:

@@ -350,6 +350,37 @@ def _read_results(path: Path) -> dict:
 
 
 @app.command()
+def emulate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=0.5, help="How long to send, in seconds.")
+    ] = 10.0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder [default: reports/<name>-emulate/]."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Root seed.")] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also simulate it; print the differences.")
+    ] = False,
+    bind: Annotated[
+        str | None,
+        typer.Option("--bind", help="Relay address [default: 127.0.0.1; others only if given]."),
+    ] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html.")] = True,
+) -> None:
+    """Send real WebRTC (two aiortc peers) through a relay that applies the scenario's link
+    model in real time; write results.json like run; exit 1 if a budget fails."""
+    from .emulate import emulate_main
+
+    raise typer.Exit(
+        emulate_main(
+            scenario, seconds=seconds, out=out, seed=seed, compare=compare, bind=bind, report=report
+        )
+    )
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario format (committed as scenarios/schema.json)."""
     from .scenario import scenario_json_schema

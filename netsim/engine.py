@@ -13,6 +13,7 @@ The window length does not change the results (see docs/model.md, "Windows").
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -93,6 +94,7 @@ class _Run:
         for i, stream in enumerate(plan.streams):
             self.path_table[i, : len(stream.path)] = [self.link_names.index(n) for n in stream.path]
         self.pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.links]
+        self.upstream_s = upstream_delays(plan, self.link_names)
         self.log = ColumnBuffer(_expected_packets(plan))
         self.events = EventLog()
         timed = [
@@ -160,7 +162,7 @@ class _Run:
                     self.pending[self.path_table[index, 0]].append((ids, t_send))
         for link in self.order:
             if self.pending[link]:
-                self.serve(link, t_end, cols)
+                self.serve(link, min(t_end + self.upstream_s[link], self.horizon_s), cols)
         if self.decided:
             self.tell_sessions(cols)
 
@@ -222,6 +224,33 @@ class _Run:
         mine = np.isin(stream, self.session_keys)
         if mine.any():
             self.decided.append(ids[mine])
+
+
+def upstream_delays(plan: NetworkPlan, link_names: list[str]) -> list[float]:
+    """Per link ``L``, a time ``u[L]`` such that no packet sent before a window's end ``t``
+    reaches ``L`` before ``t + u[L]``: 0 where some stream starts, else the least of
+    ``u[U] + delay(U)`` over the links ``U`` that feed it (in the links' common order).
+
+    The engine serves each link up to ``t + u[L]`` in the same window (arrivals beyond wait
+    for the next): everything arriving before that horizon has left its upstream links by
+    their own horizons. This lets a session's feedback loop step in windows as long as its
+    path's base delay, not only its shortest link's (docs/webrtc.md, "The loop").
+    """
+    paths = []
+    for stream in plan.streams:
+        paths.append(stream.path)
+        if stream.transport is not None and stream.transport.feedback_path:
+            paths.append(stream.transport.feedback_path)
+    upstream = dict.fromkeys(link_names, math.inf)
+    feeds: dict[str, set[str]] = {name: set() for name in link_names}
+    for path in paths:
+        upstream[path[0]] = 0.0
+        for before, after in zip(path, path[1:], strict=False):
+            feeds[after].add(before)
+    for name in link_order(plan):
+        for before in feeds[name]:
+            upstream[name] = min(upstream[name], upstream[before] + plan.links[before].delay_s)
+    return [0.0 if math.isinf(upstream[n]) else upstream[n] for n in link_names]
 
 
 def _sends_itself(stream: StreamSpec) -> bool:
@@ -295,7 +324,8 @@ def simulate(
         raise ValueError("window_s must be > 0")
     state = _Run(plan, seed, window_s)
     if state.sessions:
-        state.window_s = min(window_s, *(s.lookahead_s() for s, _, _ in state.sessions))
+        upstream = dict(zip(state.link_names, state.upstream_s, strict=True))
+        state.window_s = min(window_s, *(s.lookahead_s(upstream) for s, _, _ in state.sessions))
     state.progress = progress
     env = simpy.Environment()
     env.process(state.clock(env))

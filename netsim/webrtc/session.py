@@ -110,11 +110,21 @@ class Session:
         self._sent_size: list[list[int]] = [[], []]
 
     # ----- the engine's interface -------------------------------------------------------
-    def lookahead_s(self) -> float:
-        """The longest window the engine may step while this session stays causal."""
-        names = self.stream.path + tuple(self.feedback_path)
-        smallest = min(self.plan.links[n].delay_s for n in names)
-        return smallest + ENDPOINT_DELAY_S
+    def lookahead_s(self, upstream_s: dict[str, float] | None = None) -> float:
+        """The longest window the engine may step while this session stays causal.
+
+        ``upstream_s`` maps a link to the engine's horizon offset for it
+        (:func:`netsim.engine.upstream_delays`); without it, 0 for every link. A packet is
+        decided when its last link serves it, no earlier than that link's offset plus its
+        base delay after the window it was served in; the endpoint reacts 1 ms later.
+        """
+        upstream_s = upstream_s or {}
+        lanes = [self.stream.path]
+        if self.has_feedback_lane:
+            lanes.append(tuple(self.feedback_path))
+        return ENDPOINT_DELAY_S + min(
+            upstream_s.get(path[-1], 0.0) + self.plan.links[path[-1]].delay_s for path in lanes
+        )
 
     def emit(self, t_end: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Run the loop to ``t_end``; per lane, the packets sent before it (seq, t_send, size)."""

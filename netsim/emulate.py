@@ -1,0 +1,1392 @@
+"""Real WebRTC through the simulated link: ``medlink emulate``.
+
+Two aiortc peers run in this process: peer A, the ambulance or robot side, and peer B, the
+hospital or console side. Between them a :class:`netsim.relay.Relay` applies the scenario's
+link model to every datagram in real time. The peers speak WebRTC as always: ICE, DTLS, SRTP
+for the media and SCTP over DTLS for the data channels; only the relay sees the datagrams
+between them, and it sees them encrypted.
+
+Forcing the media through the relay. The peers gather host candidates on 127.0.0.1 only
+(aioice's ``get_host_addresses`` is replaced while they gather) and no STUN server; BUNDLE
+puts the media and the data channels on the first m-line's ICE transport (the offer's other
+transports close when the answer arrives). The offer and the answer are then handed
+over with their candidates rewritten: the offer that B receives names the relay's side-b
+socket as A's only candidate, and the answer that A receives names the relay's side-a socket
+as B's. Each peer's connectivity checks and everything after them therefore go to the relay,
+which knows the peers' real addresses from the SDP they produced (the first candidate, the
+bundle transport's) and forwards between them.
+Nothing in aiortc 1.16 needs changing for this: a remote candidate is just an address.
+
+Video at clinical bit rates. aiortc's H.264 encoder caps its target at 3 Mbit/s and cannot
+encode 4K in real time in Python, so each video stream is a :class:`EncodedVideoTrack` that
+returns ready-made ``av.Packet`` objects: aiortc 1.16's ``RTCRtpSender._next_encoded_frame``
+calls ``encoder.pack(packet)`` for anything that is not a ``Frame``, which splits the Annex-B
+bitstream into NAL units and packetizes them (FU-A, STAP-A), skipping the encoder. A frame is
+an SEI NAL unit carrying the stream id, the frame number and its send time, then one slice
+NAL unit of filler bytes: an IDR slice every ``gop_s`` seconds, ``key_ratio`` times the size
+of the P slices between, sized so the stream averages its bit rate. The bytes are never
+decoded: the receiving side's decoder is replaced by a pass-through that reads the SEI and
+notes the time (aiortc's receiver looks its decoder up with ``get_decoder`` in the decoder
+thread; that name is replaced for the emulation). SRTP still encrypts every packet on the
+wire. Audio streams work the same way, with Opus-sized packets at the stream's packet rate.
+
+Data channels. Each data-channel stream gets its own channel (opened by A, in-band), with
+the stream's reliability; its messages leave at the stream's send times and sizes (the
+simulator's own traffic source and seed, so both send the same schedule) and start with a
+binary header: magic, stream id, sequence number, send time. Their content is synthetic (no
+patient data).
+
+Measurement. One clock (``time.monotonic``, which the event loop, the decoder thread and the
+relay share), so latency is receive time minus the embedded send time, per message and per
+frame; a unit sent in the run and never received by the end of the drain is lost. Frames
+are timed when aiortc hands them to the decoder (after its jitter buffer, which releases a
+frame when the next one starts to arrive); the arrival of a frame's last packet is kept too
+(``frame_complete``). aiortc's getStats per track, the REMB estimates the senders received,
+and the relay's counters (malformed datagrams, losses and drops by the model, scheduling
+error) go under ``emulation`` in results.json, which otherwise has the format of ``medlink
+run``'s (``report``, ``plot`` read it unchanged).
+
+docs/emulate.md has the figures of a run and where emulation and simulation differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fractions
+import math
+import re
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .packetlog import DELIVERED, LOST, ColumnBuffer
+from .plan import ChannelSpec, LinkSpec, NetworkPlan, StreamSpec, VideoSpec
+from .relay import (
+    RelayProcess,
+    Route,
+    enlarge_buffers,
+    is_loopback,
+    udp_receive_buffer_errors,
+)
+from .rng import component_rng
+from .traffic import Source
+
+__all__ = [
+    "EmulatedStream",
+    "EmulationPlan",
+    "EmulationError",
+    "Outcome",
+    "stream_role",
+    "emulation_plan",
+    "run_emulation",
+    "emulation_results",
+    "compare_with_simulation",
+    "emulate_main",
+    "freezes",
+    "parse_unit",
+    "rewrite_candidates",
+    "sdp_candidate",
+]
+
+MAGIC = b"MLNK"
+HEADER = struct.Struct("!4sHIq")  # magic, stream id, sequence number, send time (ns)
+DC_OVERHEAD = 93
+"""On-wire bytes around a data-channel message: IPv4+UDP 28, DTLS 1.2 AES-GCM record 37,
+SCTP common header 12 and DATA chunk header 16."""
+RTP_OVERHEAD = 66
+"""On-wire bytes around an RTP payload: IPv4+UDP 28, RTP 12, aiortc's header extensions
+(abs-send-time, mid) 16, SRTP tag 10."""
+CONNECT_TIMEOUT_S = 20.0
+DRAIN_S = 2.0
+"""Time after the last unit is sent for the ones in flight to arrive (SCTP's first
+retransmission timeout is 1 s in aiortc)."""
+VIDEO_WORDS = ("video", "camera", "endoscope", "ultrasound")
+AUDIO_WORDS = ("voice", "audio")
+UNRELIABLE_WORDS = ("command", "haptic", "control", "teleop")
+
+
+class EmulationError(Exception):
+    """The emulation could not run (nothing to emulate, or the peers did not connect)."""
+
+
+# ----- what is emulated ---------------------------------------------------------------------
+def stream_role(stream: StreamSpec) -> tuple[str, ChannelSpec | None]:
+    """How a plan stream travels in the emulation: ``("video" | "audio" | "datachannel",
+    the data channel's reliability or None)``.
+
+    The one place this mapping lives. A stream with a ``transport`` says it:
+    ``webrtc-video``, ``webrtc-audio``, or ``datachannel`` with its channel section. A bare
+    packet stream is classified by name: one whose name contains video, camera, endoscope or
+    ultrasound is a video track; voice or audio, an audio track; anything else a data
+    channel, unordered with ``maxRetransmits=0`` when its name says command, haptic,
+    control or teleop (a late command is worse than none), reliable and ordered otherwise
+    (vitals, ECG, probes).
+    """
+    if stream.transport is not None:
+        kind = stream.transport.kind
+        if kind == "webrtc-video":
+            return "video", None
+        if kind == "webrtc-audio":
+            return "audio", None
+        return "datachannel", stream.transport.channel or ChannelSpec()
+    name = (stream.group or stream.name).lower()
+    if any(word in name for word in VIDEO_WORDS):
+        return "video", None
+    if any(word in name for word in AUDIO_WORDS):
+        return "audio", None
+    if any(word in name for word in UNRELIABLE_WORDS):
+        return "datachannel", ChannelSpec(ordered=False, max_retransmits=0)
+    return "datachannel", ChannelSpec()
+
+
+@dataclass(frozen=True)
+class EmulatedStream:
+    """One stream as the emulation sends it.
+
+    ``name`` is the name results use (a group's name for the copy emulated); ``spec`` the
+    plan stream, renamed so; ``sender`` ``"a"`` (ambulance, robot) or ``"b"`` (hospital,
+    console); ``index`` the id embedded in its payloads.
+    """
+
+    name: str
+    spec: StreamSpec
+    kind: str
+    sender: str
+    index: int
+    channel: ChannelSpec | None = None
+    video: VideoSpec | None = None
+
+    @property
+    def unit(self) -> str:
+        return {"video": "frame", "audio": "audio frame"}.get(self.kind, "message")
+
+    @property
+    def transport_kind(self) -> str:
+        return {"video": "webrtc-video", "audio": "webrtc-audio"}.get(self.kind, "datachannel")
+
+
+@dataclass(frozen=True)
+class EmulationPlan:
+    """What ``emulate`` runs: the plan as emulated, its streams, and the relay's routes.
+
+    ``plan`` keeps the links, and the streams and budgets the emulation can judge (a
+    group's copies become one stream under the group's name); ``left_out`` says what was
+    dropped and why.
+    """
+
+    plan: NetworkPlan
+    streams: tuple[EmulatedStream, ...]
+    links: dict[str, LinkSpec]
+    routes: dict[tuple[str, str], Route]
+    left_out: tuple[str, ...] = ()
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return bool(set(a) & set(b))
+
+
+def emulation_plan(plan: NetworkPlan, seconds: float) -> EmulationPlan:
+    """The streams, sides and routes for emulating ``plan`` for ``seconds``.
+
+    Sides: peer A sends the first video stream (else the first stream); a stream is sent by
+    A when its path shares a link with that stream's path, by B otherwise (telesurgery's
+    commands and console audio). A group's copies (bonded paths) become one stream: the
+    copy on A's path, else the first; there is one ICE path between the peers. Feedback
+    streams are left out: the real stack sends its own RTCP and SACKs.
+
+    Routes, per direction: RTP takes the path of the first video (else audio) stream that
+    side sends, DTLS (the data channels) the path of its first data-channel stream, and
+    everything else (STUN, RTCP) the data-channel path, else the media path. A direction
+    in which no stream is sent takes the first feedback path a stream names, else an ideal
+    mirror of the other direction: its base delay, no loss, no queue (as the simulator's
+    feedback without a feedback path).
+    """
+    left_out: list[str] = []
+    candidates = [s for s in plan.streams if s.kind != "feedback"]
+    left_out += [
+        f"{s.name}: feedback (the stack sends its own)"
+        for s in plan.streams
+        if s.kind == "feedback"
+    ]
+    if not candidates:
+        raise EmulationError(f"scenario {plan.name!r} has no stream to emulate")
+    roles = {s.name: stream_role(s) for s in candidates}
+    first = next((s for s in candidates if roles[s.name][0] == "video"), candidates[0])
+    forward = first.path
+    chosen: list[StreamSpec] = []
+    seen_groups: dict[str, StreamSpec] = {}
+    for s in candidates:
+        if s.group is None:
+            chosen.append(s)
+            continue
+        copies = [c for c in candidates if c.group == s.group]
+        pick = next((c for c in copies if _overlap(c.path, forward)), copies[0])
+        if s.group not in seen_groups:
+            seen_groups[s.group] = pick
+            chosen.append(pick)
+        if s is not pick:
+            left_out.append(f"{s.name}: a copy of {s.group!r} (one path between the peers)")
+    streams: list[EmulatedStream] = []
+    for index, s in enumerate(chosen):
+        kind, channel = roles[s.name]
+        name = s.group or s.name
+        spec = dataclasses.replace(s, name=name, group=None, source=None, gate=None)
+        video = s.transport.video if s.transport is not None else None
+        sender = "a" if _overlap(s.path, forward) else "b"
+        streams.append(EmulatedStream(name, spec, kind, sender, index, channel, video))
+    names = {s.name for s in streams}
+    budgets = tuple(b for b in plan.budgets if b.stream in names)
+    left_out += [
+        f"budget {b.metric_name} on {b.stream!r}: stream not emulated"
+        for b in plan.budgets
+        if b.stream not in names
+    ]
+    links = dict(plan.links)
+    routes: dict[tuple[str, str], Route] = {}
+    for direction, side in (("ab", "a"), ("ba", "b")):
+        mine = [s for s in streams if s.sender == side]
+        media = next((s for s in mine if s.kind == "video"), None) or next(
+            (s for s in mine if s.kind == "audio"), None
+        )
+        data = next((s for s in mine if s.kind == "datachannel"), None)
+        if media is not None:
+            routes[(direction, "rtp")] = Route(media.name, media.spec.path)
+        if data is not None:
+            routes[(direction, "dtls")] = Route(data.name, data.spec.path)
+        base = data or media
+        if base is not None:
+            routes[(direction, "*")] = Route(f"{direction}:control", base.spec.path)
+    for direction, other in (("ab", "ba"), ("ba", "ab")):
+        if (direction, "*") in routes:
+            continue
+        feedback = next(
+            (
+                s.transport.feedback_path
+                for s in chosen
+                if s.transport is not None and s.transport.feedback_path
+            ),
+            (),
+        )
+        if feedback:
+            routes[(direction, "*")] = Route(f"{direction}:control", tuple(feedback))
+            continue
+        path = routes[(other, "*")].path
+        mirror = f"mirror-{direction}"
+        links[mirror] = LinkSpec(name=mirror, delay_s=sum(links[n].delay_s for n in path))
+        routes[(direction, "*")] = Route(f"{direction}:control", (mirror,))
+    emulated = dataclasses.replace(
+        plan,
+        streams=tuple(s.spec for s in streams),
+        budgets=budgets,
+        duration_s=float(seconds),
+        drain_s=DRAIN_S,
+        replications=1,
+    )
+    return EmulationPlan(emulated, tuple(streams), links, routes, tuple(left_out))
+
+
+def stream_route(eplan: EmulationPlan, s: EmulatedStream) -> Route:
+    """The relay route a stream's datagrams take (RTP for media, DTLS for data channels)."""
+    direction = "ab" if s.sender == "a" else "ba"
+    klass = "dtls" if s.kind == "datachannel" else "rtp"
+    return eplan.routes.get((direction, klass)) or eplan.routes[(direction, "*")]
+
+
+# ----- the media sources --------------------------------------------------------------------
+def _filler(n: int, seed: int) -> bytes:
+    """``n`` bytes with no zero byte, so no start code can appear inside a NAL unit."""
+    rng = component_rng(seed, "emulate", "filler")
+    return rng.integers(1, 256, n, dtype=np.uint8).tobytes()
+
+
+def _unit_header(index: int, seq: int, t_send_s: float) -> bytes:
+    return HEADER.pack(MAGIC, index, seq & 0xFFFFFFFF, int(round(t_send_s * 1e9)))
+
+
+def _ascii_header(index: int, seq: int, t_send_s: float) -> bytes:
+    # In an H.264 SEI: ASCII digits, never a zero byte (no emulation prevention needed).
+    return MAGIC + b"%05d%010d%020d" % (index, seq, int(round(t_send_s * 1e9)) + 10**19)
+
+
+_ASCII = re.compile(rb"MLNK(\d{5})(\d{10})(\d{20})")
+_SEI_UUID = bytes(range(0x41, 0x51))  # 16 bytes, user_data_unregistered
+
+
+def parse_unit(data: bytes) -> tuple[int, int, float] | None:
+    """``(stream id, sequence number, send time in s)`` from a frame or message, or None."""
+    if data[:4] == MAGIC and len(data) >= HEADER.size:
+        _, index, seq, t_ns = HEADER.unpack_from(data)
+        return index, seq, t_ns * 1e-9
+    match = _ASCII.search(data, 0, 160)
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), (int(match[3]) - 10**19) * 1e-9
+
+
+class VideoSizes:
+    """Frame sizes of a video stream: an IDR frame every ``gop`` frames, ``key_ratio`` times a
+    P frame, with lognormal variation of coefficient ``size_cv``; averaging ``bitrate``."""
+
+    def __init__(self, video: VideoSpec, seed: int, name: str) -> None:
+        self.fps = float(video.fps)
+        self.gop = max(1, int(round(video.gop_s * self.fps)))
+        self.key_ratio = float(video.key_ratio)
+        self.cv = float(video.size_cv)
+        self.rng = component_rng(seed, "emulate", name, "frames")
+        self.set_bitrate(video.bitrate_bps)
+
+    def set_bitrate(self, bitrate_bps: float) -> None:
+        bytes_per_gop = bitrate_bps / 8.0 * self.gop / self.fps
+        self.p_bytes = bytes_per_gop / (self.gop - 1 + self.key_ratio)
+
+    def frame(self, k: int) -> tuple[int, bool]:
+        key = k % self.gop == 0
+        mean = self.p_bytes * (self.key_ratio if key else 1.0)
+        if self.cv > 0:
+            sigma = math.sqrt(math.log1p(self.cv**2))
+            mean *= float(self.rng.lognormal(-(sigma**2) / 2, sigma))
+        return max(64, int(mean)), key
+
+
+def video_spec_of(stream: StreamSpec) -> VideoSpec:
+    """A stream's VideoSpec: its transport's, else one at the stream's offered bit rate."""
+    if stream.transport is not None and stream.transport.video is not None:
+        return stream.transport.video
+    bitrate = stream.rate_pps * stream.size.mean() * 8.0
+    return VideoSpec(
+        preset="emulate",
+        bitrate_bps=bitrate,
+        min_bitrate_bps=bitrate,
+        max_bitrate_bps=bitrate,
+        congestion_control=False,
+    )
+
+
+def _media_track_base():
+    from aiortc.mediastreams import MediaStreamTrack
+
+    return MediaStreamTrack
+
+
+class _Sent:
+    """What a sender sent: per unit its sequence number, send time (s, model) and size."""
+
+    def __init__(self) -> None:
+        self.seq: list[int] = []
+        self.t: list[float] = []
+        self.size: list[int] = []
+
+    def add(self, seq: int, t: float, size: int) -> None:
+        self.seq.append(seq)
+        self.t.append(t)
+        self.size.append(size)
+
+
+def make_video_track(stream: EmulatedStream, seed: int, filler: bytes, clock: _Clock):
+    """The :class:`EncodedVideoTrack` of a video stream (aiortc imported lazily)."""
+    base = _media_track_base()
+
+    class EncodedVideoTrack(base):
+        """A video track whose ``recv`` returns pre-encoded H.264 frames (``av.Packet``)."""
+
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.video = video_spec_of(stream.spec)
+            self.sizes = VideoSizes(self.video, seed, stream.name)
+            self.sent = _Sent()
+            self.k = 0
+            self.lateness: list[float] = []
+            self.remb: list[tuple[float, float]] = []
+
+        def on_remb(self, bitrate_bps: float) -> None:
+            """A REMB estimate reached the sender; follow it if the stream has congestion
+            control (an encoder would), within its min and max bit rate."""
+            if clock.t0 is not None:
+                self.remb.append((clock.now(), float(bitrate_bps)))
+            v = self.video
+            if v.congestion_control:
+                target = min(max(bitrate_bps, v.min_bitrate_bps), v.max_bitrate_bps)
+                self.sizes.set_bitrate(target)
+
+        async def recv(self):
+            import av
+            from aiortc.mediastreams import MediaStreamError
+
+            await clock.started.wait()
+            due = self.k / self.sizes.fps
+            wait = due - clock.now()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self.readyState != "live":
+                raise MediaStreamError
+            k = self.k
+            self.k += 1
+            size, key = self.sizes.frame(k)
+            now = clock.now()
+            self.lateness.append(now - due)
+            tag = _ascii_header(stream.index, k, now)
+            sei = b"\x00\x00\x00\x01\x06\x05" + bytes([16 + len(tag)]) + _SEI_UUID + tag + b"\x80"
+            body = filler[: max(1, size - len(sei) - 5)]
+            data = sei + b"\x00\x00\x00\x01" + (b"\x65" if key else b"\x41") + body
+            if now < clock.seconds:
+                self.sent.add(k, now, len(data))
+            packet = av.Packet(data)
+            packet.pts = int(round(k * 90000 / self.sizes.fps))
+            packet.time_base = fractions.Fraction(1, 90000)
+            return packet
+
+    return EncodedVideoTrack()
+
+
+def make_audio_track(stream: EmulatedStream, filler: bytes, clock: _Clock):
+    """An audio track returning Opus-sized packets at the stream's packet rate."""
+    base = _media_track_base()
+    rate = stream.spec.rate_pps if stream.spec.rate_pps > 0 else 50.0
+    payload = max(HEADER.size + 1, int(stream.spec.size.mean()) - RTP_OVERHEAD)
+
+    class EncodedAudioTrack(base):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.sent = _Sent()
+            self.k = 0
+            self.lateness: list[float] = []
+            self.remb: list[tuple[float, float]] = []
+
+        def on_remb(self, bitrate_bps: float) -> None:
+            pass
+
+        async def recv(self):
+            import av
+            from aiortc.mediastreams import MediaStreamError
+
+            await clock.started.wait()
+            due = self.k / rate
+            wait = due - clock.now()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self.readyState != "live":
+                raise MediaStreamError
+            k = self.k
+            self.k += 1
+            now = clock.now()
+            self.lateness.append(now - due)
+            data = _unit_header(stream.index, k, now) + filler[: payload - HEADER.size]
+            if now < clock.seconds:
+                self.sent.add(k, now, len(data))
+            packet = av.Packet(data)
+            packet.pts = int(round(k * 48000 / rate))
+            packet.time_base = fractions.Fraction(1, 48000)
+            return packet
+
+    return EncodedAudioTrack()
+
+
+class _Clock:
+    """The emulation's model clock: seconds since the relay's model started."""
+
+    def __init__(self, seconds: float) -> None:
+        self.t0: float | None = None
+        self.seconds = float(seconds)
+        self.started = asyncio.Event()
+
+    def start(self, t0: float) -> None:
+        self.t0 = t0
+        self.started.set()
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0 if self.t0 is not None else math.nan
+
+
+class _Sink:
+    """Receive times (model seconds) of units, keyed by (stream id, seq); thread-safe enough
+    (list appends under the GIL)."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+        self.arrivals: list[tuple[int, int, float, float]] = []  # (id, seq, t_send, t_recv)
+        self.unreadable = 0
+
+    def unit(self, data: bytes, t_recv: float) -> None:
+        parsed = parse_unit(data)
+        if parsed is None:
+            self.unreadable += 1
+            return
+        index, seq, t_send = parsed
+        self.arrivals.append((index, seq, t_send, t_recv))
+
+
+class _PassThroughDecoder:
+    """Stands in for aiortc's decoders: notes when each frame reaches it, decodes nothing."""
+
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+
+    def decode(self, encoded_frame) -> list:
+        self.sink.unit(bytes(encoded_frame.data[:200]), self.sink.clock.now())
+        return []
+
+
+@contextlib.contextmanager
+def _aiortc_for_emulation(sink: _Sink) -> Iterator[None]:
+    """Loopback-only ICE candidates, and pass-through decoders, while the emulation runs."""
+    import aioice.ice
+    import aiortc.rtcrtpreceiver as receiver_module
+
+    saved = aioice.ice.get_host_addresses, receiver_module.get_decoder
+    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=True: ["127.0.0.1"]
+    receiver_module.get_decoder = lambda codec: _PassThroughDecoder(sink)
+    try:
+        yield
+    finally:
+        aioice.ice.get_host_addresses, receiver_module.get_decoder = saved
+
+
+# ----- SDP --------------------------------------------------------------------------------
+_CANDIDATE = re.compile(
+    r"^a=candidate:(\S+) (\d+) (\S+) (\d+) (\S+) (\d+) typ (\S+)(.*)$", re.MULTILINE
+)
+
+
+def sdp_candidate(sdp: str) -> tuple[str, int]:
+    """The address of the first UDP, component-1 candidate in ``sdp``."""
+    for m in _CANDIDATE.finditer(sdp):
+        if m[2] == "1" and m[3].lower() == "udp":
+            return m[5], int(m[6])
+    raise EmulationError("the peer offered no UDP candidate")
+
+
+def rewrite_candidates(sdp: str, address: tuple[str, int]) -> str:
+    """``sdp`` with every candidate, default address and port replaced by ``address``."""
+    host, port = address
+
+    def candidate(m: re.Match) -> str:
+        return f"a=candidate:{m[1]} {m[2]} {m[3]} {m[4]} {host} {port} typ host"
+
+    sdp = _CANDIDATE.sub(candidate, sdp)
+    sdp = re.sub(r"^c=IN IP4 \S+", f"c=IN IP4 {host}", sdp, flags=re.MULTILINE)
+    return re.sub(r"^(m=\S+) \d+ ", rf"\g<1> {port} ", sdp, flags=re.MULTILINE)
+
+
+# ----- the run ----------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What an emulation measured, before statistics."""
+
+    sent: dict[str, _Sent]
+    arrivals: list[tuple[int, int, float, float]]
+    complete: dict[tuple[int, int], float] = field(default_factory=dict)
+    stats: dict[str, dict] = field(default_factory=dict)
+    relay: dict = field(default_factory=dict)
+    transit_ms: dict[str, dict] = field(default_factory=dict)
+    sources: dict[str, dict] = field(default_factory=dict)
+    remb: dict[str, list] = field(default_factory=dict)
+    connect_s: float = math.nan
+    wall_s: float = math.nan
+    cpu_s: float = math.nan
+    dynamics: dict = field(default_factory=dict)
+    unreadable: int = 0
+
+
+def _stats_json(report) -> list[dict]:
+    out = []
+    for stats in report.values():
+        entry = {}
+        for key, value in dataclasses.asdict(stats).items():
+            if key == "timestamp":
+                continue
+            entry[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        out.append(entry)
+    return out
+
+
+def _wrap_rtcp(sender, track) -> None:
+    """Let ``track`` see the REMB estimates its sender receives (and count NACKs, PLIs)."""
+    from aiortc.rtp import (
+        RTCP_PSFB_APP,
+        RTCP_PSFB_PLI,
+        RtcpPsfbPacket,
+        RtcpRtpfbPacket,
+        unpack_remb_fci,
+    )
+
+    original = sender._handle_rtcp_packet
+    track.nacks = 0
+    track.plis = 0
+
+    async def handle(packet) -> None:
+        try:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                if sender._ssrc in ssrcs:
+                    track.on_remb(bitrate)
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_PLI:
+                track.plis += 1
+            elif isinstance(packet, RtcpRtpfbPacket):
+                track.nacks += len(packet.lost)
+        except ValueError:
+            pass
+        await original(packet)
+
+    sender._handle_rtcp_packet = handle
+
+
+def _wrap_jitter_buffer(receiver, complete: dict, clock: _Clock) -> None:
+    """Note when the last packet of each frame (RTP marker) reaches the jitter buffer."""
+    buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
+    if buffer is None:  # another aiortc: skip this figure
+        return
+    original = buffer.add
+    marked: dict[int, float] = {}
+
+    def add(packet):
+        if packet.marker and packet.timestamp not in marked:
+            marked[packet.timestamp] = clock.now()
+        pli, frame = original(packet)
+        if frame is not None:
+            parsed = parse_unit(bytes(frame.data[:200]))
+            t = marked.pop(frame.timestamp, None)
+            if parsed is not None and t is not None:
+                complete[(parsed[0], parsed[1])] = t
+            if len(marked) > 4096:
+                marked.clear()
+        return pli, frame
+
+    buffer.add = add
+
+
+async def run_emulation(
+    eplan: EmulationPlan,
+    seed: int,
+    *,
+    bind: str = "127.0.0.1",
+    allow_remote: bool = False,
+    drain_s: float = DRAIN_S,
+    say=None,
+) -> Outcome:
+    """Run the two peers and the relay for ``eplan.plan.duration_s`` seconds, then drain."""
+    from aiortc import (
+        RTCConfiguration,
+        RTCPeerConnection,
+        RTCRtpSender,
+        RTCSessionDescription,
+    )
+    from aiortc.rtcconfiguration import RTCBundlePolicy
+
+    say = say or (lambda text: None)
+    seconds = eplan.plan.duration_s
+    loop = asyncio.get_running_loop()
+    clock = _Clock(seconds)
+    sink = _Sink(clock)
+    horizon_s = seconds + drain_s + 30.0
+    relay = RelayProcess(
+        eplan.links,
+        eplan.routes,
+        seed=seed,
+        horizon_s=horizon_s,
+        bind=bind,
+        allow_remote=allow_remote,
+    )
+    address_a, address_b = await relay.open()
+    kernel_drops = udp_receive_buffer_errors()
+    biggest = max((int(s.spec.size.mean()) for s in eplan.streams), default=1500)
+    video_bytes = max(
+        (
+            VideoSizes(video_spec_of(s.spec), seed, s.name).p_bytes
+            * video_spec_of(s.spec).key_ratio
+            * 2.0
+            for s in eplan.streams
+            if s.kind == "video"
+        ),
+        default=0.0,
+    )
+    filler = _filler(int(max(biggest, video_bytes, 4096)), seed)
+    # No STUN server (aiortc's default is Google's); the default "balanced" bundle policy:
+    # with "max-bundle" the offerer's ICE transport never starts checks in aiortc 1.16.
+    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.BALANCED)
+    started_wall = time.monotonic()
+    outcome = Outcome(sent={}, arrivals=sink.arrivals)
+    with _aiortc_for_emulation(sink):
+        pc = {"a": RTCPeerConnection(config), "b": RTCPeerConnection(config)}
+        try:
+            tracks: dict[str, object] = {}
+            transceivers: dict[str, object] = {}
+            channels: dict[str, dict[str, object]] = {"a": {}, "b": {}}
+            h264 = [
+                c
+                for c in RTCRtpSender.getCapabilities("video").codecs
+                if c.mimeType.lower() in ("video/h264", "video/rtx")
+            ]
+            for s in eplan.streams:
+                if s.kind == "datachannel":
+                    ch = s.channel or ChannelSpec()
+                    lifetime = ch.max_packet_lifetime_s
+                    channels["a"][s.name] = pc["a"].createDataChannel(
+                        s.name,
+                        ordered=ch.ordered,
+                        maxRetransmits=ch.max_retransmits,
+                        maxPacketLifeTime=None if lifetime is None else int(lifetime * 1e3),
+                    )
+                    continue
+                track = (
+                    make_video_track(s, seed, filler, clock)
+                    if s.kind == "video"
+                    else make_audio_track(s, filler, clock)
+                )
+                tracks[s.name] = track
+                if s.sender == "a":
+                    tr = pc["a"].addTransceiver(track, direction="sendonly")
+                else:
+                    tr = pc["a"].addTransceiver(track.kind, direction="recvonly")
+                if s.kind == "video":
+                    tr.setCodecPreferences(h264)
+                transceivers[s.name] = tr
+
+            def on_datachannel(channel) -> None:
+                channels["b"][channel.label] = channel
+
+            pc["b"].on("datachannel", on_datachannel)
+            await pc["a"].setLocalDescription(await pc["a"].createOffer())
+            _enlarge_peer_buffers(pc["a"])
+            relay.set_peer("a", sdp_candidate(pc["a"].localDescription.sdp))
+            offer = rewrite_candidates(pc["a"].localDescription.sdp, address_b)
+            await pc["b"].setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            mids = {name: tr.mid for name, tr in transceivers.items()}
+            by_mid = {tr.mid: tr for tr in pc["b"].getTransceivers()}
+            for s in eplan.streams:
+                if s.name in tracks and s.sender == "b":
+                    tr = by_mid[mids[s.name]]
+                    tr.sender.replaceTrack(tracks[s.name])
+                    tr.direction = "sendonly"
+            await pc["b"].setLocalDescription(await pc["b"].createAnswer())
+            _enlarge_peer_buffers(pc["b"])
+            relay.set_peer("b", sdp_candidate(pc["b"].localDescription.sdp))
+            answer = rewrite_candidates(pc["b"].localDescription.sdp, address_a)
+            await pc["a"].setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            # Hooks: REMB at each media sender, frame completion at each video receiver.
+            by_mid_a = {tr.mid: tr for tr in pc["a"].getTransceivers()}
+            by_mid_b = {tr.mid: tr for tr in pc["b"].getTransceivers()}
+            for s in eplan.streams:
+                if s.name not in tracks:
+                    continue
+                mid = mids[s.name]
+                send_tr = (by_mid_a if s.sender == "a" else by_mid_b)[mid]
+                recv_tr = (by_mid_b if s.sender == "a" else by_mid_a)[mid]
+                _wrap_rtcp(send_tr.sender, tracks[s.name])
+                if s.kind == "video":
+                    _wrap_jitter_buffer(recv_tr.receiver, outcome.complete, clock)
+            want = {s.name for s in eplan.streams if s.kind == "datachannel"}
+            deadline = loop.time() + CONNECT_TIMEOUT_S
+            while True:
+                states = pc["a"].connectionState, pc["b"].connectionState
+                opened = all(
+                    name in channels[side] and channels[side][name].readyState == "open"
+                    for side in ("a", "b")
+                    for name in want
+                )
+                if states == ("connected", "connected") and opened:
+                    break
+                if "failed" in states or loop.time() > deadline:
+                    raise EmulationError(
+                        f"the peers did not connect through the relay within "
+                        f"{CONNECT_TIMEOUT_S:g} s (states {states[0]}, {states[1]})"
+                    )
+                await asyncio.sleep(0.01)
+            sctp = {side: _count_sctp(pc[side]) for side in ("a", "b")}
+            outcome.connect_s = time.monotonic() - started_wall
+            print(pc["a"].localDescription.sdp.replace("\r", "")[:100000])
+            for side in "ab":
+                rice = pc[side]._RTCPeerConnection__remoteIce
+                for tr in pc[side].getTransceivers():
+                    it = tr.receiver.transport.transport
+                    print("DBG", side, tr.mid, tr.kind, tr.currentDirection, id(it), len(it.iceGatherer.getLocalCandidates()), tr in rice, tr.receiver.transport.state)
+            say(f"connected in {outcome.connect_s:.2f} s; running for {seconds:g} s")
+            # Receivers of data-channel messages.
+            for s in eplan.streams:
+                if s.kind != "datachannel":
+                    continue
+                receiver_side = "b" if s.sender == "a" else "a"
+
+                def on_message(message, sink=sink) -> None:
+                    if isinstance(message, bytes):
+                        sink.unit(message, clock.now())
+
+                channels[receiver_side][s.name].on("message", on_message)
+            t0 = relay.start_clock()
+            clock.start(t0)
+            run_wall, run_cpu = time.monotonic(), time.process_time()
+            senders = [
+                asyncio.ensure_future(_send_messages(s, channels[s.sender][s.name], clock, seed))
+                for s in eplan.streams
+                if s.kind == "datachannel"
+            ]
+            await asyncio.sleep(max(0.0, seconds + drain_s - clock.now()))
+            message_sent = {}
+            for task in senders:
+                name, sent, lateness = await task
+                message_sent[name] = sent
+                outcome.sources[name] = _lateness_ms(lateness)
+            outcome.wall_s = time.monotonic() - run_wall
+            outcome.cpu_s = time.process_time() - run_cpu
+            for s in eplan.streams:
+                if s.name in tracks:
+                    track = tracks[s.name]
+                    outcome.sent[s.name] = track.sent
+                    outcome.sources[s.name] = _lateness_ms(track.lateness)
+                    outcome.sources[s.name]["nacks_received"] = track.nacks
+                    outcome.sources[s.name]["plis_received"] = track.plis
+                    outcome.remb[s.name] = track.remb
+                    mid = mids[s.name]
+                    send_pc, recv_pc = (pc["a"], pc["b"]) if s.sender == "a" else (pc["b"], pc["a"])
+                    send_tr = {t.mid: t for t in send_pc.getTransceivers()}[mid]
+                    recv_tr = {t.mid: t for t in recv_pc.getTransceivers()}[mid]
+                    outcome.stats[s.name] = {
+                        "sender": _stats_json(await send_tr.sender.getStats()),
+                        "receiver": _stats_json(await recv_tr.receiver.getStats()),
+                    }
+                else:
+                    outcome.sent[s.name] = message_sent[s.name]
+                    ch = channels[s.sender][s.name]
+                    counters = sctp[s.sender]
+                    outcome.stats[s.name] = {
+                        "label": ch.label,
+                        "id": ch.id,
+                        "ordered": ch.ordered,
+                        "maxRetransmits": ch.maxRetransmits,
+                        "maxPacketLifeTime": ch.maxPacketLifeTime,
+                        "bufferedAmount": ch.bufferedAmount,
+                        "retransmissions": counters["retransmissions"].get(ch.id, 0),
+                        "association_t3_expirations": counters["t3_expirations"],
+                        "association_rto_s": counters["rto_s"](),
+                    }
+            for track in tracks.values():
+                track.stop()
+        finally:
+            for side in ("a", "b"):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pc[side].close(), 5.0)
+            final = relay.close()
+    outcome.relay = final.get("stats", {})
+    outcome.transit_ms = final.get("transit", {})
+    after = udp_receive_buffer_errors()
+    if kernel_drops is not None and after is not None:
+        # System-wide: another program's drops in the same seconds would count too.
+        outcome.relay["kernel_udp_receive_buffer_errors"] = after - kernel_drops
+    outcome.dynamics = _dynamics(eplan, seed, horizon_s)
+    outcome.unreadable = sink.unreadable
+    return outcome
+
+
+def _count_sctp(pc) -> dict:
+    """Count a peer's SCTP retransmissions per stream id and its T3 (RTO) expirations, by
+    wrapping its association's ``_send_chunk`` and ``_t3_expired`` (aiortc internals)."""
+    counters: dict = {"retransmissions": {}, "t3_expirations": 0, "rto_s": lambda: None}
+    association = getattr(pc, "sctp", None)
+    if association is None or not hasattr(association, "_send_chunk"):
+        return counters
+    from aiortc.rtcsctptransport import DataChunk
+
+    send_chunk, t3_expired = association._send_chunk, association._t3_expired
+
+    async def counting_send(chunk) -> None:
+        if isinstance(chunk, DataChunk) and getattr(chunk, "_sent_count", 1) > 1:
+            ids = counters["retransmissions"]
+            ids[chunk.stream_id] = ids.get(chunk.stream_id, 0) + 1
+        await send_chunk(chunk)
+
+    def counting_t3() -> None:
+        counters["t3_expirations"] += 1
+        t3_expired()
+
+    association._send_chunk = counting_send
+    association._t3_expired = counting_t3
+    counters["rto_s"] = lambda: getattr(association, "_rto", None)
+    return counters
+
+
+def _enlarge_peer_buffers(pc) -> None:
+    """Best effort: larger socket buffers on a peer's ICE sockets (aioice internals)."""
+    gatherers = []
+    for tr in pc.getTransceivers():
+        gatherers.append(
+            getattr(getattr(tr.sender.transport, "transport", None), "iceGatherer", None)
+        )
+    sctp = getattr(pc, "sctp", None)
+    if sctp is not None:
+        gatherers.append(getattr(getattr(sctp.transport, "transport", None), "iceGatherer", None))
+    for gatherer in gatherers:
+        connection = getattr(gatherer, "_connection", None)
+        for protocol in getattr(connection, "_protocols", []) or []:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                enlarge_buffers(transport)
+
+
+def _dynamics(eplan: EmulationPlan, seed: int, horizon_s: float) -> dict:
+    """The links' timelines as the relay's link models follow them (same seed, same draws)."""
+    from .dynamics import link_dynamics
+
+    return {name: link_dynamics(spec, seed, horizon_s) for name, spec in eplan.plan.links.items()}
+
+
+def _lateness_ms(lateness: list[float]) -> dict:
+    late = np.asarray(lateness, dtype=np.float64) * 1e3
+    if not late.size:
+        return {"units": 0}
+    return {
+        "units": int(late.size),
+        "late_p50_ms": float(np.percentile(late, 50)),
+        "late_p99_ms": float(np.percentile(late, 99)),
+        "late_max_ms": float(late.max()),
+    }
+
+
+async def _send_messages(s: EmulatedStream, channel, clock: _Clock, seed: int):
+    """Send a data-channel stream's messages at its source's times and sizes."""
+    seq, t_send, size = Source(s.spec, clock.seconds, seed).take(clock.seconds)
+    sent = _Sent()
+    lateness: list[float] = []
+    body = _vitals_body(s.index)
+    for k, due, on_wire in zip(seq.tolist(), t_send.tolist(), size.tolist(), strict=True):
+        wait = due - clock.now()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if channel.readyState != "open":
+            break
+        now = clock.now()
+        lateness.append(now - due)
+        payload = max(HEADER.size, int(on_wire) - DC_OVERHEAD)
+        message = _unit_header(s.index, k, now) + body[: payload - HEADER.size]
+        if len(message) < payload:
+            message += b" " * (payload - len(message))
+        channel.send(message)
+        sent.add(k, now, len(message))
+    return s.name, sent, lateness
+
+
+def _vitals_body(index: int) -> bytes:
+    """Synthetic monitor content (never patient data)."""
+    text = (
+        '{"synthetic":true,"hr_bpm":72,"spo2_pct":98,"nibp_mmhg":[120,80],'
+        '"resp_rpm":14,"etco2_mmhg":38,"ecg_mv":[0.1,0.3,1.2,-0.2,0.0,0.1,0.2,0.1]}'
+    )
+    return (text * 64).encode()
+
+
+# ----- results ----------------------------------------------------------------------------
+def emulation_results(eplan: EmulationPlan, outcome: Outcome, seed: int):
+    """The :class:`netsim.results.Results` of an emulation: one row per unit (frame,
+    message) per stream, in the format ``medlink run`` writes."""
+    from .results import build_results
+    from .simulation import EventLog, Simulation
+    from .webrtc.session import TransportReport
+
+    received: dict[tuple[int, int], float] = {}
+    for index, seq, _t_send, t_recv in outcome.arrivals:
+        key = (index, seq)
+        if key not in received or t_recv < received[key]:
+            received[key] = t_recv
+    buffer = ColumnBuffer(sum(len(v.seq) for v in outcome.sent.values()) + 16)
+    reports = {}
+    for i, s in enumerate(eplan.streams):
+        sent = outcome.sent.get(s.name) or _Sent()
+        seq = np.asarray(sent.seq, dtype=np.int64)
+        t_send = np.asarray(sent.t, dtype=np.float64)
+        t_recv = np.array([received.get((s.index, k), np.nan) for k in sent.seq], dtype=float)
+        fate = np.where(np.isfinite(t_recv), DELIVERED, LOST).astype(np.int8)
+        buffer.append(
+            stream=np.full(seq.size, i, dtype=np.int16),
+            seq=seq,
+            size_bytes=np.asarray(sent.size, dtype=np.int64),
+            t_send_s=t_send,
+            t_recv_s=t_recv,
+            fate=fate,
+        )
+        stats = _w3c_stats(s, outcome, sent, t_recv)
+        detail = {"source": outcome.sources.get(s.name, {})}
+        if s.kind == "datachannel":
+            detail["mode"] = _channel_mode(s.channel or ChannelSpec())
+        else:
+            count, total = freezes(t_recv)
+            stats["freezeCount"], stats["totalFreezesDuration"] = count, total
+        if s.kind == "video":
+            complete = np.array(
+                [outcome.complete.get((s.index, k), np.nan) for k in sent.seq], dtype=float
+            )
+            detail["frame_complete_latency_ms"] = _percentiles_ms(complete - t_send)
+        reports[s.name] = TransportReport(
+            kind=s.transport_kind,
+            unit=s.unit,
+            stats=stats,
+            unit_t_s=t_send,
+            unit_latency_s=t_recv - t_send,
+            detail=detail,
+        )
+    log = buffer.freeze(tuple(s.name for s in eplan.streams), tuple(eplan.plan.links))
+    sim = Simulation(
+        plan=dataclasses.replace(eplan.plan, seed=seed),
+        seed=seed,
+        packets=log,
+        events=EventLog(),
+        dynamics=outcome.dynamics,
+        transport=reports,
+    )
+    return build_results(sim)
+
+
+def freezes(t_recv_s: np.ndarray) -> tuple[int, float]:
+    """W3C freezeCount and totalFreezesDuration of frames received at ``t_recv_s``.
+
+    A freeze is a gap between consecutive frames longer than max(3 x the mean gap, the mean
+    gap + 150 ms) (webrtc-stats, RTCInboundRtpStreamStats.freezeCount), the mean over the
+    whole run rather than a running one.
+    """
+    t = np.sort(t_recv_s[np.isfinite(t_recv_s)])
+    if t.size < 3:
+        return 0, 0.0
+    gaps = np.diff(t)
+    mean = float(gaps.mean())
+    frozen = gaps[gaps > max(3.0 * mean, mean + 0.150)]
+    return int(frozen.size), float(frozen.sum())
+
+
+def _channel_mode(channel: ChannelSpec) -> str:
+    order = "ordered" if channel.ordered else "unordered"
+    if channel.max_retransmits is not None:
+        return f"{order}, maxRetransmits={channel.max_retransmits}"
+    if channel.max_packet_lifetime_s is not None:
+        return f"{order}, maxPacketLifeTime={channel.max_packet_lifetime_s * 1e3:g}ms"
+    return f"reliable, {order}"
+
+
+def _percentiles_ms(latency_s: np.ndarray) -> dict | None:
+    values = latency_s[np.isfinite(latency_s)] * 1e3
+    if not values.size:
+        return None
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {
+        "units": int(values.size),
+        "mean": float(values.mean()),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(values.max()),
+    }
+
+
+def _w3c_stats(s: EmulatedStream, outcome: Outcome, sent: _Sent, t_recv: np.ndarray) -> dict:
+    """A stream's counters under W3C webrtc-stats names (what aiortc reports, and ours)."""
+    delivered = int(np.isfinite(t_recv).sum())
+    if s.kind == "datachannel":
+        stats = outcome.stats.get(s.name, {})
+        return {
+            "messagesSent": len(sent.seq),
+            "messagesReceived": delivered,
+            "bytesSent": int(sum(sent.size)),
+            "retransmissions": stats.get("retransmissions", 0),
+        }
+    out: dict[str, float | int] = {
+        "framesSent": len(sent.seq),
+        "framesDecoded": delivered,  # handed to the (pass-through) decoder
+    }
+    clock_rate = 90000.0 if s.kind == "video" else 48000.0
+    media_ssrc = None
+    for entry in outcome.stats.get(s.name, {}).get("sender", []):
+        if entry.get("type") == "outbound-rtp":
+            media_ssrc = entry.get("ssrc")
+            out["packetsSent"] = entry.get("packetsSent", 0)
+            out["bytesSent"] = entry.get("bytesSent", 0)
+        if entry.get("type") == "remote-inbound-rtp" and entry.get("roundTripTime") is not None:
+            out["roundTripTime"] = entry["roundTripTime"]
+    # The media SSRC's inbound-rtp (aiortc reports the RTX SSRC's apart).
+    inbound = [
+        e
+        for e in outcome.stats.get(s.name, {}).get("receiver", [])
+        if e.get("type") == "inbound-rtp"
+    ]
+    for entry in inbound:
+        if entry.get("ssrc") == media_ssrc or len(inbound) == 1:
+            out["packetsReceived"] = entry.get("packetsReceived", 0)
+            out["packetsLost"] = entry.get("packetsLost", 0)
+            out["jitter"] = entry.get("jitter", 0) / clock_rate
+        else:
+            out["retransmittedPacketsReceived"] = entry.get("packetsReceived", 0)
+    source = outcome.sources.get(s.name, {})
+    if "nacks_received" in source:
+        out["nackCount"] = source["nacks_received"]
+        out["pliCount"] = source["plis_received"]
+    return out
+
+
+def emulation_section(eplan: EmulationPlan, outcome: Outcome, seconds: float) -> dict:
+    """The ``emulation`` key of results.json."""
+    from .results import json_safe
+
+    remb = {}
+    for name, values in outcome.remb.items():
+        if values:
+            rates = np.array([v for _, v in values])
+            remb[name] = {
+                "estimates": len(values),
+                "first_mbps": float(rates[0] / 1e6),
+                "min_mbps": float(rates.min() / 1e6),
+                "last_mbps": float(rates[-1] / 1e6),
+            }
+    return json_safe(
+        {
+            "tool": _versions(),
+            "seconds": seconds,
+            "drain_s": DRAIN_S,
+            "connect_s": outcome.connect_s,
+            "wall_s": outcome.wall_s,
+            "cpu_s": outcome.cpu_s,
+            "cpu_load": outcome.cpu_s / outcome.wall_s if outcome.wall_s else None,
+            "streams": {
+                s.name: {
+                    "kind": s.kind,
+                    "sender": {"a": "A (ambulance/robot)", "b": "B (hospital/console)"}[s.sender],
+                    "path": list(s.spec.path),
+                    "channel": None if s.channel is None else dataclasses.asdict(s.channel),
+                    "source_lateness": outcome.sources.get(s.name),
+                    "remb": remb.get(s.name),
+                }
+                for s in eplan.streams
+            },
+            "getStats": outcome.stats,
+            "relay": outcome.relay,
+            "network_latency_ms": {
+                s.name: outcome.transit_ms.get(stream_route(eplan, s).stream) for s in eplan.streams
+            },
+            "network_latency_by_route_ms": outcome.transit_ms,
+            "unreadable_units": outcome.unreadable,
+            "left_out": list(eplan.left_out),
+        }
+    )
+
+
+def _versions() -> dict:
+    import aiortc
+
+    return {"aiortc": aiortc.__version__}
+
+
+# ----- comparison with the simulator --------------------------------------------------------
+def compare_with_simulation(eplan: EmulationPlan, emulated: dict, seed: int) -> dict:
+    """Simulate the emulated plan and set the two side by side, stream by stream.
+
+    Per stream: latency percentiles (ms) and loss of its units (video frames, data-channel
+    messages: the simulator's WebRTC section when its streams have a transport, its packets
+    otherwise), for the simulation, the emulation and the difference (emulated minus
+    simulated); and the relay's network latency for the stream's route.
+    """
+    from .engine import run as run_plan
+
+    simulated = run_plan(eplan.plan, seed=seed).to_dict()
+    rows = {}
+    for name, emu in emulated["streams"].items():
+        sim = simulated["streams"].get(name)
+        if sim is None:
+            continue
+        sim_lat, sim_loss, sim_unit = _unit_figures(sim)
+        emu_lat, emu_loss = emu["latency_ms"], emu["loss_rate"]
+        keys = ("p50", "p95", "p99", "max")
+        rows[name] = {
+            "simulated_unit": sim_unit,
+            "simulated_ms": {k: sim_lat.get(k) for k in keys},
+            "emulated_ms": {k: emu_lat.get(k) for k in keys},
+            "difference_ms": {
+                k: None
+                if sim_lat.get(k) is None or emu_lat.get(k) is None
+                else emu_lat[k] - sim_lat[k]
+                for k in keys
+            },
+            "simulated_loss": sim_loss,
+            "emulated_loss": emu_loss,
+            "relay_network_ms": emulated.get("emulation", {})
+            .get("network_latency_ms", {})
+            .get(name),
+        }
+    return {"seed": seed, "streams": rows}
+
+
+def _unit_figures(stream: dict) -> tuple[dict, float | None, str]:
+    webrtc = stream.get("webrtc")
+    if webrtc:
+        return webrtc.get("latency_ms") or {}, webrtc.get("unit_loss_rate"), webrtc.get("unit")
+    return stream.get("latency_ms") or {}, stream.get("loss_rate"), "packet"
+
+
+def render_comparison(comparison: dict) -> str:
+    """The comparison as a plain-text table."""
+
+    def ms(v):
+        return "-" if v is None else f"{v:.1f}"
+
+    def pct(v):
+        return "-" if v is None else f"{v:.2%}"
+
+    header = [
+        "stream",
+        "unit (sim)",
+        "p50 sim",
+        "p50 emu",
+        "p99 sim",
+        "p99 emu",
+        "loss sim",
+        "loss emu",
+        "net p50",
+    ]
+    rows = []
+    for name, r in comparison["streams"].items():
+        net = r.get("relay_network_ms") or {}
+        rows.append(
+            [
+                name,
+                str(r["simulated_unit"]),
+                ms(r["simulated_ms"]["p50"]),
+                ms(r["emulated_ms"]["p50"]),
+                ms(r["simulated_ms"]["p99"]),
+                ms(r["emulated_ms"]["p99"]),
+                pct(r["simulated_loss"]),
+                pct(r["emulated_loss"]),
+                ms(net.get("p50")),
+            ]
+        )
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
+    lines = ["simulation vs emulation (latency in ms; net: the relay's link model alone)"]
+    for cells in [header, *rows]:
+        lines.append(
+            "  ".join(
+                f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
+    lines.append("why they differ: docs/emulate.md")
+    return "\n".join(lines)
+
+
+# ----- the command --------------------------------------------------------------------------
+def emulate_main(
+    scenario: Path,
+    *,
+    seconds: float = 10.0,
+    out: Path | None = None,
+    seed: int | None = None,
+    compare: bool = False,
+    bind: str | None = None,
+    report: bool = True,
+    echo=None,
+) -> int:
+    """``medlink emulate``: returns the exit code (0 pass, 1 a budget failed, 2 bad input or
+    no session). Writes results.json (and report.html) in ``out``."""
+    import typer
+
+    from .errors import ScenarioError
+    from .files import results_document, unwritable_reason, write_json
+    from .scenario import load_scenario
+    from .summary import render_summary
+
+    echo = echo or typer.echo
+
+    def fail(message: str) -> int:
+        echo(f"medlink: error: {' '.join(str(message).split())}", err=True)
+        return 2
+
+    try:
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise EmulationError(f"--seconds: must be > 0, got {seconds!r}")
+        address = bind or "127.0.0.1"
+        import ipaddress
+
+        try:
+            version = ipaddress.ip_address(address).version
+        except ValueError:
+            raise EmulationError(f"--bind: not an IPv4 address: {address!r}") from None
+        if version != 4:
+            raise EmulationError(f"--bind: the peers use IPv4 loopback; got {address!r}")
+        loaded = load_scenario(scenario)
+        eplan = emulation_plan(loaded.plan, seconds)
+        run_seed = loaded.plan.seed if seed is None else int(seed)
+        out_dir = Path(out) if out is not None else Path("reports") / f"{loaded.plan.name}-emulate"
+        reason = unwritable_reason(out_dir)
+        if reason is not None:
+            raise EmulationError(reason)
+    except (ScenarioError, EmulationError) as exc:
+        return fail(str(exc))
+    if not is_loopback(address):
+        echo(f"medlink: warning: the relay listens on {address}, not on loopback", err=True)
+    try:
+        outcome = asyncio.run(
+            run_emulation(
+                eplan,
+                run_seed,
+                bind=address,
+                allow_remote=bind is not None,
+                say=lambda text: echo(f"emulate: {text}", err=True),
+            )
+        )
+    except (EmulationError, OSError) as exc:
+        return fail(f"emulate: {exc}")
+    results = emulation_results(eplan, outcome, run_seed)
+    files = ["results.json"] + (["report.html"] if report else [])
+    document = results_document(
+        results,
+        scenario_file=str(scenario),
+        scenario_sha256=loaded.sha256,
+        scenario_document=loaded.document,
+        files=files,
+    )
+    document["emulation"] = emulation_section(eplan, outcome, seconds)
+    comparison = None
+    if compare:
+        comparison = compare_with_simulation(eplan, document, run_seed)
+        document["emulation"]["compare"] = comparison
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / "results.json", document)
+        if report:
+            from .report import write_report
+
+            try:
+                write_report(out_dir / "report.html", document)
+            except OSError:
+                raise
+            except Exception as exc:  # a view's bug must not cost the user the results
+                echo(f"medlink: warning: report.html not written: {exc}", err=True)
+    except OSError as exc:
+        return fail(f"--out: cannot write results to {out_dir}: {exc.strerror or exc}")
+    echo(render_summary(results, where=str(out_dir / "results.json")))
+    echo(_render_emulation(document["emulation"]))
+    if comparison is not None:
+        echo(render_comparison(comparison))
+    return 0 if results.passed else 1
+
+
+def _render_emulation(section: dict) -> str:
+    relay = section["relay"]
+    error = relay["scheduling_error_ms"]
+    malformed = sum(relay["malformed"].values())
+    lines = [
+        f"emulation: aiortc {section['tool']['aiortc']}, connected in "
+        f"{section['connect_s']:.2f} s, CPU {section['cpu_load'] or 0:.0%} of one core",
+    ]
+    for d, c in relay["directions"].items():
+        lines.append(
+            f"relay {d}: {c['forwarded']} forwarded, {c['lost']} lost and {c['dropped']} "
+            f"dropped by the model, {c['unmodelled']} handshake"
+        )
+    if error.get("datagrams"):
+        lines.append(
+            f"relay scheduling error: p50 {error['p50']:.2f} ms, p99 {error['p99']:.2f} ms, "
+            f"max {error['max']:.2f} ms; {malformed} malformed datagrams dropped"
+        )
+    return "\n".join(lines)

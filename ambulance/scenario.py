@@ -161,6 +161,14 @@ class AmbulanceSection(SectionModel):
     route: RouteSection
     modems: Annotated[list[ModemSection], Field(min_length=1)]
     policy: Literal["single", "failover", "duplicate"] = "single"
+    transport: Annotated[
+        Literal["webrtc", "packets"] | None,
+        Field(
+            description="webrtc: video, voice and data channels as WebRTC sessions (the "
+            "default with policy single); packets: bare packet streams (the default, and "
+            "the only choice, with failover or duplicate)"
+        ),
+    ] = None
     duplicate: Annotated[
         list[Literal["vitals", "ecg", "video", "voice"]],
         Field(description="roles sent on every modem under policy duplicate"),
@@ -183,6 +191,12 @@ class AmbulanceSection(SectionModel):
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise fail(f"duplicate modem name {name!r}", "modems", i, "name")
+        if self.transport == "webrtc" and self.policy != "single":
+            raise fail(
+                f"transport webrtc needs policy single (WebRTC over {self.policy} paths is "
+                "not modelled); use transport: packets",
+                "transport",
+            )
         if self.policy == "failover" and len(self.modems) < 2:
             raise fail("policy failover needs a second modem (the backup)", "policy")
         return self

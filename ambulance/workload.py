@@ -19,6 +19,7 @@ handovers (results.json ``workloads.ambulance.per_km``).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ import numpy as np
 
 from netsim.errors import ScenarioError
 from netsim.mobility import Route
-from netsim.plan import LinkSpec, RouteSpec, StreamGate, StreamSpec
+from netsim.plan import AudioSpec, BudgetSpec, LinkSpec, RouteSpec, StreamGate, StreamSpec
 from netsim.presets import parse_overrides
 from netsim.scenario_format import LinkEntry
 from netsim.scenario_links import compile_link
+from netsim.scenario_transport import video_spec, webrtc_streams
 from netsim.workloads import Expansion, WorkloadContext, entry_error_message
 
 from .budgets import DEFAULTS, apply_overrides, default_budgets
@@ -113,6 +115,8 @@ class AmbulanceWorkload:
         overrides = _overrides(section, context)
         table = apply_overrides(DEFAULTS, overrides) if overrides else DEFAULTS
         budgets = default_budgets(roles, table)
+        if _webrtc(section):
+            budgets = [_as_webrtc_budget(b, streams) for b in budgets]
         return Expansion(
             links=links,
             streams=streams,
@@ -269,12 +273,16 @@ def _streams(
 ) -> tuple[list[StreamSpec], dict[str, list[str]]]:
     payload = section.payload
     wanted: list[tuple[str, str, str]] = []  # (role, logical stream name, preset)
+    cameras: dict[str, str] = {}
+    camera_of = cameras.get
     if payload.monitor:
         wanted.append(("vitals", "vitals", "monitor"))
     if payload.ecg is not None:
         wanted.append(("ecg", "ecg", payload.ecg))
     for k, camera in enumerate(payload.cameras):
-        wanted.append(("video", "video" if k == 0 else f"video-{k + 1}", CAMERA_PRESETS[camera]))
+        name = "video" if k == 0 else f"video-{k + 1}"
+        cameras[name] = camera
+        wanted.append(("video", name, CAMERA_PRESETS[camera]))
     if payload.voice:
         wanted.append(("voice", "voice", "voice"))
     streams: list[StreamSpec] = []
@@ -294,14 +302,54 @@ def _streams(
             down = _copy(stream_spec(preset, f"{name}@{backup.name}", paths[1]), name)
             streams.append(_gated(up, StreamGate(watch, "up", detect)))
             streams.append(_gated(down, StreamGate(watch, "down", detect)))
+        elif _webrtc(section):
+            streams.extend(_as_webrtc(stream_spec(preset, name, paths[0]), preset, camera_of(name)))
         else:
             streams.append(stream_spec(preset, name, paths[0]))
     return streams, roles
 
 
-def _copy(spec: StreamSpec, group: str) -> StreamSpec:
-    from dataclasses import replace
+def _as_webrtc_budget(budget: BudgetSpec, streams: list[StreamSpec]) -> BudgetSpec:
+    """A default budget judged on what the clinician receives, where WebRTC changes it.
 
+    Vitals and ECG budgets state when a reading must be in the clinician's hands: on a data
+    channel they judge messages (latency to delivery, messages never delivered), not packets
+    the channel retransmits. Voice latency (ITU-T G.114) is mouth-to-ear: the Opus frame's
+    capture to playout, jitter buffer included. Video budgets stay on packets: their sources
+    give one-way network figures.
+    """
+    kind = next(s.transport.kind for s in streams if s.name == budget.stream and s.transport)
+    mapping = {
+        "datachannel": {"latency": "message_latency", "loss": "message_loss"},
+        "webrtc-audio": {"latency": "frame_latency"},
+    }.get(kind, {})
+    metric = mapping.get(budget.metric)
+    return budget if metric is None else replace(budget, metric=metric)
+
+
+def _webrtc(section: AmbulanceSection) -> bool:
+    """Whether the streams travel as WebRTC sessions (policy single, unless told packets)."""
+    return section.policy == "single" and section.transport != "packets"
+
+
+def _as_webrtc(spec: StreamSpec, preset, camera: str | None) -> list[StreamSpec]:
+    """A payload stream as WebRTC: video at its camera's bit rate (the encoder's start and
+    ceiling; GCC may lower it), Opus voice, vitals and ECG on reliable ordered channels.
+    Feedback returns over the ideal mirror: the ambulance models the uplink only."""
+    if preset.transport == "rtp-video":
+        video = video_spec(
+            f"{camera or '1080p30'}-h264",
+            bitrate_bps=preset.payload_bit_rate_bps,
+            max_bitrate_bps=preset.payload_bit_rate_bps,
+        )
+        return webrtc_streams(spec, "rtp-video", video=video)
+    if preset.transport == "rtp-audio":
+        audio = AudioSpec(bitrate_bps=preset.payload_bit_rate_bps)
+        return webrtc_streams(spec, "rtp-audio", audio=audio)
+    return webrtc_streams(spec, "datachannel")
+
+
+def _copy(spec: StreamSpec, group: str) -> StreamSpec:
     return replace(spec, source=group, group=group)
 
 

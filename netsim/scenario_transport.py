@@ -29,6 +29,7 @@ __all__ = [
     "compile_transport",
     "transport_streams",
     "video_spec",
+    "webrtc_streams",
 ]
 
 TRANSPORTS = ("packets", "webrtc-video", "webrtc-audio", "datachannel")
@@ -208,3 +209,42 @@ def transport_streams(
             )
         )
     return streams
+
+
+def webrtc_streams(
+    spec: StreamSpec,
+    media: str,
+    *,
+    video: VideoSpec | None = None,
+    audio: AudioSpec | None = None,
+    channel: ChannelSpec | None = None,
+    feedback_path: tuple[str, ...] = (),
+) -> list[StreamSpec]:
+    """A workload's packet stream as WebRTC: ``media`` is the preset's transport.
+
+    ``rtp-video`` becomes ``webrtc-video`` (``video``, default :class:`VideoSpec`),
+    ``rtp-audio`` ``webrtc-audio`` and ``datachannel`` a data channel whose messages are the
+    stream's packets (``channel``, default reliable and ordered, as W3C's
+    RTCDataChannelInit). Returns the stream and, with a ``feedback_path``, its feedback stream.
+    """
+    kind = {"rtp-video": "webrtc-video", "rtp-audio": "webrtc-audio"}.get(media, media)
+    if kind not in TRANSPORTS[1:]:
+        raise ValueError(f"no WebRTC transport for {media!r}")
+    transport = TransportSpec(
+        kind=kind,  # type: ignore[arg-type]
+        video=(video or VideoSpec()) if kind == "webrtc-video" else None,
+        audio=(audio or AudioSpec()) if kind == "webrtc-audio" else None,
+        channel=(channel or ChannelSpec()) if kind == "datachannel" else None,
+        feedback_path=tuple(feedback_path),
+        feedback_stream=f"{spec.name}/feedback" if feedback_path else None,
+    )
+    return transport_streams(
+        spec.name,
+        spec.kind,
+        (spec.rate_pps, "pps"),
+        spec.size,
+        spec.path,
+        spec.start_s,
+        spec.stop_s,
+        transport,
+    )

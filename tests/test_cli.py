@@ -207,6 +207,9 @@ def test_schema_is_committed_and_current(capsys):
 # Shipped scenarios whose first 30 s fail a budget, as their comments say.
 EXPECTED_FAIL = {
     "drive-5g-sa",
+    # With WebRTC the ECG's reliable channel holds readings behind retransmissions (message
+    # p99 over 100 ms), and the voice jitter buffer sizes itself to the radio's delay spikes.
+    "ambulance-urban-5g-sa",
     "ambulance-highway-5g-nsa",
     "ambulance-rural-4g",
     "telesurgery-cross-country-5g",

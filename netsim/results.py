@@ -74,6 +74,7 @@ class Results:
     packets: PacketLog = field(repr=False)
     events: object = field(default=None, repr=False)
     dynamics: dict = field(default_factory=dict, repr=False)
+    transport: dict = field(default_factory=dict, repr=False)  # stream -> TransportReport
 
     @property
     def passed(self) -> bool:
@@ -131,9 +132,7 @@ def build_results(sim: Simulation) -> Results:
             jitter_final_ms=jitter_final * 1e3,
             throughput_mbps=throughput / 1e6,
             loss_bursts=loss_bursts(lost | dropped),
-            webrtc=(
-                transport_summary(sim.transport[name]) if name in sim.transport else None
-            ),
+            webrtc=(transport_summary(sim.transport[name]) if name in sim.transport else None),
         )
         per_stream[name] = (latency, float(loss_rate), jitter_mean, throughput)
     budgets = [
@@ -148,6 +147,7 @@ def build_results(sim: Simulation) -> Results:
         packets=log,
         events=sim.events,
         dynamics=sim.dynamics,
+        transport=sim.transport,
     )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "haptic_round_trip",
     "motion_to_photon",
     "loop_decomposition",
+    "rendered_frames",
     "FRAME_TOLERANCE",
 ]
 
@@ -331,9 +332,30 @@ class _Frames(NamedTuple):
     last_send_s: Floats
 
 
+def rendered_frames(capture_s: ArrayLike, render_s: ArrayLike) -> tuple[Floats, Floats]:
+    """Video given as frames (a WebRTC session's report), for the ``video_*_s`` arguments.
+
+    ``capture_s`` are the frames' capture instants and ``render_s`` their render times (NaN
+    when never rendered). Pass the result as ``video_send_s, video_recv_s`` with
+    ``frames=True``: each frame then completes at its render time, so the part
+    ``frame_serialisation_s`` is 0 and ``video_one_way_s`` is the frame's glass-to-glass
+    latency (pacing, network, jitter buffer, render delay).
+    """
+    return _pair(capture_s, render_s, "video frames")
+
+
 def _frames(
-    video_send_s: ArrayLike, video_recv_s: ArrayLike, frame_interval_s: float, origin_s: float
+    video_send_s: ArrayLike,
+    video_recv_s: ArrayLike,
+    frame_interval_s: float,
+    origin_s: float,
+    frames: bool = False,
 ) -> _Frames:
+    if frames:
+        capture, render = _pair(video_send_s, video_recv_s, "video frames")
+        index = np.floor((capture - origin_s) / frame_interval_s + FRAME_TOLERANCE)
+        keep = index >= 0
+        return _Frames(index[keep].astype(np.int64), render[keep], capture[keep])
     send, recv = _pair(video_send_s, video_recv_s, "video")
     _require_sorted(send, "video_send_s")
     position = (send - origin_s) / frame_interval_s
@@ -374,12 +396,13 @@ def _loop(
     actuation_s: float,
     frame_interval_s: float,
     frame_origin_s: float,
+    frames: bool = False,
 ) -> _Loop:
     """The loop's instants for each applied command (the work behind the two public calls)."""
     if not frame_interval_s > 0:
         raise ValueError(f"frame_interval_s must be > 0, got {frame_interval_s}")
     sent, recv = _pair(applied_send_s, applied_recv_s, "applied commands")
-    frames = _frames(video_send_s, video_recv_s, frame_interval_s, frame_origin_s)
+    frames = _frames(video_send_s, video_recv_s, frame_interval_s, frame_origin_s, frames)
     moved = recv + actuation_s
     capture_index = np.full(sent.size, -1, dtype=np.int64)
     arrived = ~np.isnan(recv)
@@ -407,6 +430,7 @@ def loop_decomposition(
     frame_interval_s: float,
     video_pipeline_s: float,
     frame_origin_s: float = 0.0,
+    frames: bool = False,
 ) -> dict[str, Floats]:
     """The parts of each applied command's motion-to-photon latency, in the loop's order.
 
@@ -448,6 +472,9 @@ def loop_decomposition(
     frame_origin_s : float, optional
         Capture instant of frame 0 (default 0); video packets sent before it belong to no
         frame.
+    frames : bool, optional
+        The video arguments are frames, not packets: capture instants and render times
+        (:func:`rendered_frames`, from a WebRTC session). A frame completes when rendered.
 
     Returns
     -------
@@ -464,6 +491,7 @@ def loop_decomposition(
         actuation_s,
         frame_interval_s,
         frame_origin_s,
+        frames,
     )
     n = loop.sent.size
     return {
@@ -486,6 +514,7 @@ def motion_to_photon(
     frame_interval_s: float,
     video_pipeline_s: float,
     frame_origin_s: float = 0.0,
+    frames: bool = False,
 ) -> Floats:
     """From a command's sending to the surgeon seeing the motion it caused.
 
@@ -516,5 +545,6 @@ def motion_to_photon(
         actuation_s,
         frame_interval_s,
         frame_origin_s,
+        frames,
     )
     return loop.complete + video_pipeline_s - loop.sent

@@ -84,6 +84,13 @@ class TelesurgerySection(SectionModel):
         Field(description="stereo video on the wire, both eyes; default the preset's"),
     ] = None
     audio: Annotated[bool, Field(strict=True)] = True
+    transport: Annotated[
+        Literal["webrtc", "packets"],
+        Field(
+            description="webrtc: video and audio as WebRTC sessions, motion-to-photon on "
+            "rendered frames; packets: bare packet streams"
+        ),
+    ] = "webrtc"
     loop: LoopSection = LoopSection()
     edge: EdgeSection | None = None
     budgets: Annotated[

@@ -31,6 +31,7 @@ from netsim.plan import LinkSpec
 from netsim.presets import parse_overrides
 from netsim.scenario_format import LinkEntry
 from netsim.scenario_links import compile_link
+from netsim.scenario_transport import video_spec, webrtc_streams
 from netsim.stats import percentile
 from netsim.workloads import Expansion, WorkloadContext, entry_error_message
 
@@ -47,6 +48,7 @@ from .loop import (
     haptic_round_trip,
     loop_decomposition,
     motion_to_photon,
+    rendered_frames,
     staleness_samples,
     staleness_summary,
     watchdog_holds,
@@ -76,19 +78,35 @@ class TelesurgeryWorkload:
         commands_path = ("console-up", *to_patient, "patient-down")
         back_path = ("patient-up", *to_console, "console-down")
         video = PRESETS[f"video_stereo_{section.video}"]
-        video_spec = stream_spec(video, back_path)
+        video_stream = stream_spec(video, back_path)
         if section.video_bitrate is not None:  # the same packets, fewer of them
-            rate_pps = section.video_bitrate / (8.0 * video_spec.size.mean())
-            video_spec = dataclasses.replace(video_spec, rate_pps=rate_pps)
+            rate_pps = section.video_bitrate / (8.0 * video_stream.size.mean())
+            video_stream = dataclasses.replace(video_stream, rate_pps=rate_pps)
+        webrtc = section.transport == "webrtc"
+        if webrtc:
+            # One session for the stereo pair at its combined bit rate, its feedback (RTCP)
+            # returning to the robot along the commands' path.
+            bitrate = video.payload_bit_rate_bps
+            if section.video_bitrate is not None:  # on the wire: the codec's share of it
+                bitrate = section.video_bitrate * video.payload_bytes / video.size.mean()
+            spec = video_spec(f"{section.video}-h264", bitrate_bps=bitrate, max_bitrate_bps=bitrate)
+            video_streams = webrtc_streams(
+                video_stream, "rtp-video", video=spec, feedback_path=commands_path
+            )
+        else:
+            video_streams = [video_stream]
+        # Commands and haptics are unreliable, unordered data-channel messages: as bare
+        # packets they are exactly that channel with maxRetransmits 0, less SCTP's SACKs.
         streams = [
             stream_spec(PRESETS["commands"], commands_path),
             stream_spec(PRESETS["haptics"], back_path),
-            video_spec,
+            *video_streams,
         ]
         if section.audio:
-            streams.append(stream_spec(PRESETS["audio_console"], commands_path))
-            streams.append(stream_spec(PRESETS["audio_robot"], back_path))
-        names = [s.name for s in streams]
+            for preset, path in (("audio_console", commands_path), ("audio_robot", back_path)):
+                audio = stream_spec(PRESETS[preset], path)
+                streams.extend(webrtc_streams(audio, "rtp-audio") if webrtc else [audio])
+        names = [s.name for s in streams if s.kind != "feedback"]
         overrides = _overrides(section, context)
         table = apply_overrides(DEFAULTS, overrides) if overrides else DEFAULTS
         budgets = default_budgets(names, table)
@@ -99,6 +117,7 @@ class TelesurgeryWorkload:
             else VIDEO_PIPELINE.value
         )
         settings = {
+            "frames": webrtc,
             "actuation_s": section.loop.actuation,
             "frame_interval_s": 1.0 / fps,
             "video_pipeline_s": pipeline,
@@ -200,6 +219,7 @@ def _summary_ms(values_s: np.ndarray) -> dict[str, float | None]:
 def loop_metrics(
     results: Any,
     *,
+    frames: bool = False,
     actuation_s: float,
     frame_interval_s: float,
     video_pipeline_s: float,
@@ -211,7 +231,13 @@ def loop_metrics(
     columns = stream_columns(results.plan, results.packets)
     cmd_send, cmd_recv = columns["commands"][0], columns["commands"][1]
     fb_send, fb_recv = columns["haptics"][0], columns["haptics"][1]
-    video_send, video_recv = columns["video"][0], columns["video"][1]
+    if frames:  # WebRTC: frames as the session rendered them
+        report = results.transport["video"]
+        video_send, video_recv = rendered_frames(
+            report.unit_t_s, report.unit_t_s + report.unit_latency_s
+        )
+    else:
+        video_send, video_recv = columns["video"][0], columns["video"][1]
     applied = fresh_commands(cmd_send, cmd_recv)
     a_send, a_recv = cmd_send[applied], cmd_recv[applied]
     duration = results.plan.duration_s
@@ -223,6 +249,7 @@ def loop_metrics(
         actuation_s=actuation_s,
         frame_interval_s=frame_interval_s,
         video_pipeline_s=video_pipeline_s,
+        frames=frames,
     )
     parts = loop_decomposition(
         a_send,
@@ -232,6 +259,7 @@ def loop_metrics(
         actuation_s=actuation_s,
         frame_interval_s=frame_interval_s,
         video_pipeline_s=video_pipeline_s,
+        frames=frames,
     )
     rtt = haptic_round_trip(a_send, a_recv, fb_send, fb_recv)
     holds = watchdog_holds(a_recv, watchdog_s, 0.0, duration)

@@ -9,13 +9,13 @@ between them, and it sees them encrypted.
 Forcing the media through the relay. The peers gather host candidates on 127.0.0.1 only
 (aioice's ``get_host_addresses`` is replaced while they gather) and no STUN server; BUNDLE
 puts the media and the data channels on the first m-line's ICE transport (the offer's other
-transports close when the answer arrives). The offer and the answer are then handed
-over with their candidates rewritten: the offer that B receives names the relay's side-b
-socket as A's only candidate, and the answer that A receives names the relay's side-a socket
-as B's. Each peer's connectivity checks and everything after them therefore go to the relay,
-which knows the peers' real addresses from the SDP they produced (the first candidate, the
-bundle transport's) and forwards between them.
-Nothing in aiortc 1.16 needs changing for this: a remote candidate is just an address.
+transports close when the answer arrives; see the bundle policy in :func:`run_emulation`).
+The offer and the answer are then handed over with their candidates rewritten: the offer
+that B receives names the relay's side-b socket as A's only candidate, and the answer that A
+receives names the relay's side-a socket as B's. Each peer's connectivity checks and
+everything after them therefore go to the relay, which knows the peers' real addresses from
+the SDP they produced (the first candidate, the bundle transport's) and forwards between
+them. Nothing in aiortc 1.16 needs changing for this: a remote candidate is just an address.
 
 Video at clinical bit rates. aiortc's H.264 encoder caps its target at 3 Mbit/s and cannot
 encode 4K in real time in Python, so each video stream is a :class:`EncodedVideoTrack` that
@@ -68,6 +68,7 @@ import numpy as np
 from .packetlog import DELIVERED, LOST, ColumnBuffer
 from .plan import ChannelSpec, LinkSpec, NetworkPlan, StreamSpec, VideoSpec
 from .relay import (
+    RelayError,
     RelayProcess,
     Route,
     enlarge_buffers,
@@ -710,9 +711,11 @@ async def run_emulation(
         default=0.0,
     )
     filler = _filler(int(max(biggest, video_bytes, 4096)), seed)
-    # No STUN server (aiortc's default is Google's); the default "balanced" bundle policy:
-    # with "max-bundle" the offerer's ICE transport never starts checks in aiortc 1.16.
-    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.BALANCED)
+    # No STUN server (aiortc's default is Google's). Bundle policy "max-compat" (one ICE
+    # transport per m-line in the offer, the first kept by BUNDLE): with "max-bundle" the
+    # offerer's ICE transport never starts its checks in aiortc 1.16, and with "balanced" a
+    # second m-line of a kind after another kind keeps an unbundled transport and never sends.
+    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_COMPAT)
     started_wall = time.monotonic()
     outcome = Outcome(sent={}, arrivals=sink.arrivals)
     with _aiortc_for_emulation(sink):
@@ -803,12 +806,6 @@ async def run_emulation(
                 await asyncio.sleep(0.01)
             sctp = {side: _count_sctp(pc[side]) for side in ("a", "b")}
             outcome.connect_s = time.monotonic() - started_wall
-            print(pc["a"].localDescription.sdp.replace("\r", "")[:100000])
-            for side in "ab":
-                rice = pc[side]._RTCPeerConnection__remoteIce
-                for tr in pc[side].getTransceivers():
-                    it = tr.receiver.transport.transport
-                    print("DBG", side, tr.mid, tr.kind, tr.currentDirection, id(it), len(it.iceGatherer.getLocalCandidates()), tr in rice, tr.receiver.transport.state)
             say(f"connected in {outcome.connect_s:.2f} s; running for {seconds:g} s")
             # Receivers of data-channel messages.
             for s in eplan.streams:
@@ -1334,7 +1331,7 @@ def emulate_main(
                 say=lambda text: echo(f"emulate: {text}", err=True),
             )
         )
-    except (EmulationError, OSError) as exc:
+    except (EmulationError, RelayError, OSError) as exc:
         return fail(f"emulate: {exc}")
     results = emulation_results(eplan, outcome, run_seed)
     files = ["results.json"] + (["report.html"] if report else [])
@@ -1365,6 +1362,8 @@ def emulate_main(
     except OSError as exc:
         return fail(f"--out: cannot write results to {out_dir}: {exc.strerror or exc}")
     echo(render_summary(results, where=str(out_dir / "results.json")))
+    if report:
+        echo(f"report: {out_dir / 'report.html'}")
     echo(_render_emulation(document["emulation"]))
     if comparison is not None:
         echo(render_comparison(comparison))

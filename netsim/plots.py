@@ -48,7 +48,7 @@ from .plots_style import (
     _styled,
     series_style,
 )
-from .plots_time import _radio_links, along_route, latency_over_time
+from .plots_time import _radio_links, along_route, latency_over_time, webrtc_over_time
 
 __all__ = [
     "STYLE",
@@ -58,6 +58,7 @@ __all__ = [
     "latency_ccdf",
     "latency_over_time",
     "along_route",
+    "webrtc_over_time",
     "budget_margins",
     "all_figures",
     "figure_svg",
@@ -356,6 +357,7 @@ FIGURE_TITLES = {
     "latency-ccdf": "Latency tail (complementary CDF)",
     "latency-cdf": "Latency distribution (CDF)",
     "latency-over-time": "Latency and capacity over time",
+    "webrtc-over-time": "WebRTC frames, messages and bit rate over time",
     "along-route": "Latency and outages along the route",
 }
 
@@ -413,6 +415,7 @@ def all_figures(doc: dict) -> list[tuple[str, str, Figure]]:
         ("latency-cdf", latency_cdf),
         ("latency-ccdf", latency_ccdf),
         ("latency-over-time", latency_over_time),
+        ("webrtc-over-time", webrtc_over_time),
     ):
         fig = make(doc)
         if fig is not None:

@@ -27,7 +27,7 @@ from .plots_style import (
     series_style,
 )
 
-__all__ = ["latency_over_time", "along_route"]
+__all__ = ["latency_over_time", "along_route", "webrtc_over_time"]
 
 
 def _events(doc: dict, link: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -275,4 +275,71 @@ def along_route(doc: dict, link: str | None = None) -> Figure | None:
         cap.set_xlim(0, max(float(np.nanmax(km)), 1e-3))
         handles += link_handles + _event_handles(handovers, outages)
         fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
+    return fig
+
+
+def webrtc_over_time(doc: dict) -> Figure | None:
+    """What WebRTC delivered over time: each stream's frame or message latency per bin (p99
+    solid, p50 dashed; log scale) and, below, every video's encoder target and sent bit rate.
+
+    Returns
+    -------
+    Figure or None
+        None when the document has no WebRTC stream.
+    """
+    series = _series(doc)
+    webrtc = series.get("webrtc") or {}
+    t0 = _floats(series.get("t_s"))
+    if not webrtc or not t0.size:
+        return None
+    bin_s = float(series.get("bin_s") or 0.0)
+    x = t0 + bin_s / 2
+    videos = {k: v for k, v in webrtc.items() if v.get("target_mbps")}
+    with _styled():
+        fig = _figure(FIGSIZE_TALL if videos else FIGSIZE)
+        if videos:
+            ax, rate = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        else:
+            ax, rate = fig.add_subplot(), None
+        handles = []
+        for i, (name, entry) in enumerate(webrtc.items()):
+            style = series_style(i)
+            drawn = False
+            for key, linestyle in (("latency_p99_ms", "-"), ("latency_p50_ms", "--")):
+                y = _floats(entry.get(key))
+                if y.size == x.size and np.isfinite(y).any():
+                    ax.plot(x, y, color=style["color"], linestyle=linestyle, linewidth=1.1)
+                    drawn = True
+            if drawn:
+                label = f"{name} ({entry.get('unit', 'unit')})"
+                handles.append(
+                    Line2D([], [], color=style["color"], marker=style["marker"], label=label)
+                )
+        if not handles:
+            return None
+        handles.append(Line2D([], [], color="#000000", linestyle="-", label="p99"))
+        handles.append(Line2D([], [], color="#000000", linestyle="--", label="p50"))
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_ylabel("frame / message latency (ms)")
+        ax.set_title(f"Frames and messages per {bin_s:g} s bin", loc="left")
+        ax.set_xlim(0, float(doc.get("duration_s") or (t0[-1] + bin_s)))
+        bottom = ax
+        if rate is not None:
+            for i, (name, entry) in enumerate(webrtc.items()):
+                if name not in videos:
+                    continue
+                style = series_style(i)
+                target = _floats(entry.get("target_mbps"))
+                rate.step(t0, target, where="post", color=style["color"], linewidth=1.3)
+                sent = _floats(entry.get("sent_mbps"))
+                if sent.size == t0.size:
+                    rate.plot(x, sent, color=style["color"], linestyle=":", linewidth=1.0)
+            handles.append(Line2D([], [], color="#000000", linewidth=1.3, label="video target"))
+            handles.append(Line2D([], [], color="#000000", linestyle=":", label="video sent"))
+            rate.set_ylabel("bit rate (Mbit/s)")
+            rate.set_ylim(bottom=0)
+            bottom = rate
+        bottom.set_xlabel("time (s)")
+        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
     return fig

@@ -13,7 +13,10 @@ packets, so it is computed once per run (:func:`build_series`) and written under
 - ``links.<name>``: for links whose capacity varies, the mean capacity in each bin (Mbit/s),
   and for radio links the distance travelled at each bin's middle (m);
 - ``events``: every control event (time, kind, link, duration, detail), at most
-  :data:`MAX_EVENTS`.
+  :data:`MAX_EVENTS`;
+- ``webrtc.<name>``: for a WebRTC stream, per bin its units (frames, messages) by capture or
+  send time, those that arrived, their latency p50 and p99 (ms), and for video the encoder's
+  target and the sent bit rate (Mbit/s).
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ def build_series(results: Any) -> dict:
                     "detail": events.detail[i],
                 }
             )
-    return {
+    out = {
         "bin_s": bin_s,
         "t_s": _rounded(edges[:-1], 9),
         "streams": streams,
@@ -147,3 +150,45 @@ def build_series(results: Any) -> dict:
         "links": links,
         "events": listed,
     }
+    webrtc = _webrtc_series(getattr(results, "transport", None) or {}, edges)
+    if webrtc:
+        out["webrtc"] = webrtc
+    return out
+
+
+def _webrtc_series(transport: dict, edges: np.ndarray) -> dict[str, dict]:
+    """Per WebRTC stream and bin: its units' latency (p50, p99, by capture or send time), the
+    units that never arrived, and for video the encoder's target and the sent bit rate."""
+    out: dict[str, dict] = {}
+    bin_s = float(edges[1] - edges[0])
+    for name, report in transport.items():
+        t, latency = report.unit_t_s, report.unit_latency_s * 1e3
+        arrived = np.isfinite(latency)
+        sent, got, p50, p99, _top = _stream_bins(t, np.nan_to_num(latency), arrived, edges)
+        entry = {
+            "kind": report.kind,
+            "unit": report.unit,
+            "units": sent.tolist(),
+            "arrived": got.tolist(),
+            "latency_p50_ms": _rounded(p50),
+            "latency_p99_ms": _rounded(p99),
+        }
+        if "target_bitrate_bps" in report.series:
+            times, values = report.series["target_bitrate_bps"]
+            times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+            if times.size:
+                # the target in force at each bin's end (the controller holds it until the next)
+                at = np.searchsorted(times, edges[1:], side="right") - 1
+                held = np.where(at >= 0, values[np.clip(at, 0, None)], np.nan)
+                entry["target_mbps"] = _rounded(held / 1e6)
+        if "sent_bitrate_bps" in report.series:
+            times, values = report.series["sent_bitrate_bps"]
+            times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+            if times.size:
+                # mean sent rate over each bin, from the session's own bins (held per step)
+                at = np.clip(
+                    np.searchsorted(times, edges[:-1] + bin_s / 2, side="right") - 1, 0, None
+                )
+                entry["sent_mbps"] = _rounded(values[at] / 1e6)
+        out[name] = entry
+    return out

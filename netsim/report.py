@@ -273,6 +273,68 @@ def _stream_table(doc: dict) -> str:
     return "".join(out)
 
 
+_WEBRTC_STATS = {
+    "webrtc-video": (
+        ("framesRendered", "rendered"),
+        ("framesDropped", "dropped"),
+        ("freezeCount", "freezes"),
+        ("totalFreezesDuration", "frozen s"),
+        ("nackCount", "NACKs"),
+        ("retransmittedPacketsSent", "RTX"),
+        ("pliCount", "PLIs"),
+    ),
+    "webrtc-audio": (
+        ("concealedSamples", "concealed samples"),
+        ("concealmentEvents", "concealment events"),
+        ("packetsDiscarded", "late discards"),
+    ),
+    "datachannel": (
+        ("retransmissions", "retransmissions"),
+        ("abandonedMessages", "abandoned"),
+        ("headOfLineBlockedMessages", "held behind a loss"),
+    ),
+}
+
+
+def _webrtc_table(doc: dict) -> str:
+    """What each WebRTC stream delivered: its units' latency and its W3C counters."""
+    streams = {
+        name: s["webrtc"] for name, s in (doc.get("streams") or {}).items() if s.get("webrtc")
+    }
+    if not streams:
+        return ""
+    head = ("stream", "unit", "sent", "arrived", "p50 ms", "p99 ms", "max ms", "counters")
+    out = [
+        '<section id="webrtc">\n<h2>WebRTC: what the clinician receives</h2>\n'
+        '<div class="table-wrap"><table>\n'
+        "<caption>Video frames from capture to render, audio frames from capture to "
+        "playout, data-channel messages from send to delivery (docs/webrtc.md); counters "
+        "under their W3C webrtc-stats names.</caption>\n<thead><tr>",
+        "".join(f"<th>{h}</th>" for h in head),
+        "</tr></thead>\n<tbody>\n",
+    ]
+    for name, w in streams.items():
+        lat = w.get("latency_ms") or {}
+        stats = w.get("stats") or {}
+        counters = ", ".join(
+            f"{label} {_num(stats.get(key), 2 if isinstance(stats.get(key), float) else 0)}"
+            for key, label in _WEBRTC_STATS.get(w.get("kind"), ())
+            if key in stats
+        )
+        mode = (w.get("detail") or {}).get("mode")
+        cells = [
+            w.get("unit"),
+            _num(w.get("units"), 0),
+            _num(w.get("units_arrived"), 0),
+            *(_num(lat.get(k), 2) for k in ("p50", "p99", "max")),
+        ]
+        numbers = "".join(f'<td class="num">{_e(c)}</td>' for c in cells)
+        text = counters + (f" ({mode})" if mode else "")
+        out.append(f"<tr><td>{_e(name)}</td>{numbers}<td>{_e(text)}</td></tr>\n")
+    out.append("</tbody></table></div>\n</section>\n")
+    return "".join(out)
+
+
 def _row(name: object, cells: list) -> str:
     """A table row: the name, then numeric cells (escaped)."""
     numbers = "".join(f'<td class="num">{_e(c)}</td>' for c in cells)
@@ -496,6 +558,7 @@ def render_report(doc: dict) -> str:
         _header(doc),
         _budget_table(doc),
         _stream_table(doc),
+        _webrtc_table(doc),
         _replications_table(doc),
         _events_table(doc),
         _per_km_table(doc),

@@ -61,7 +61,9 @@ def test_results_json_holds_the_webrtc_sections_and_the_figure_draws(tmp_path, c
     assert sum(series["cam"]["units"]) == 180 and sum(series["vitals"]["arrived"]) == 300
     assert np.nanmax(np.array(series["cam"]["target_mbps"], dtype=float)) <= 8.0
     assert webrtc_over_time(doc) is not None
-    assert 'id="fig-webrtc-over-time"' in (tmp_path / "o" / "report.html").read_text()
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert 'id="fig-webrtc-over-time"' in report and 'id="webrtc"' in report
+    assert "freezes" in report and "reliable-ordered" in report
     assert "webrtc" in stdout and "reliable-ordered" in stdout
     assert code in (0, 1)
 

@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from .packetlog import DELIVERED, LOST, ColumnBuffer
-from .plan import ChannelSpec, LinkSpec, NetworkPlan, StreamSpec, VideoSpec
+from .plan import ChannelSpec, LinkSpec, NetworkPlan, SizeModel, StreamSpec, VideoSpec
 from .relay import (
     RelayError,
     RelayProcess,
@@ -1177,6 +1177,28 @@ def _versions() -> dict:
 
 
 # ----- comparison with the simulator --------------------------------------------------------
+def _with_feedback(plan: NetworkPlan) -> NetworkPlan:
+    """The plan with the feedback streams its WebRTC streams name (the emulated plan leaves
+    them out: the real stack sends its own feedback), so the simulator can run it."""
+    names = {s.name for s in plan.streams}
+    extra = [
+        StreamSpec(
+            name=t.feedback_stream,
+            kind="feedback",
+            rate_pps=20.0,
+            size=SizeModel(mean_bytes=100.0),
+            path=t.feedback_path,
+            start_s=s.start_s,
+        )
+        for s in plan.streams
+        if (t := s.transport) is not None
+        and t.feedback_path
+        and t.feedback_stream is not None
+        and t.feedback_stream not in names
+    ]
+    return dataclasses.replace(plan, streams=plan.streams + tuple(extra)) if extra else plan
+
+
 def compare_with_simulation(eplan: EmulationPlan, emulated: dict, seed: int) -> dict:
     """Simulate the emulated plan and set the two side by side, stream by stream.
 
@@ -1187,7 +1209,7 @@ def compare_with_simulation(eplan: EmulationPlan, emulated: dict, seed: int) -> 
     """
     from .engine import run as run_plan
 
-    simulated = run_plan(eplan.plan, seed=seed).to_dict()
+    simulated = run_plan(_with_feedback(eplan.plan), seed=seed).to_dict()
     rows = {}
     for name, emu in emulated["streams"].items():
         sim = simulated["streams"].get(name)

@@ -502,3 +502,30 @@ def test_emulate_bad_input_writes_nothing(tmp_path, capsys):
     code = main(["emulate", str(tmp_path / "missing.yaml"), "--out", str(out)])
     assert code == 2 and "missing.yaml" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_compare_simulates_the_feedback_streams_the_emulation_leaves_out():
+    """--compare on a stream with a feedback path: the simulator needs its feedback stream."""
+    from netsim import load_scenario_text
+    from netsim.emulate import _with_feedback, emulation_plan
+
+    text = """\
+name: fb
+duration: 2s
+network:
+  links:
+    up: {capacity: 10Mbps, delay: 20ms}
+    down: {capacity: 10Mbps, delay: 20ms}
+streams:
+  - {name: vitals, transport: datachannel, type: cbr, packet_size: 200B, rate: 50pps,
+     path: [up], feedback: [down]}
+"""
+    plan = load_scenario_text(text).plan
+    eplan = emulation_plan(plan, 2.0)
+    assert [s.name for s in eplan.plan.streams] == ["vitals"]
+    simulated = _with_feedback(eplan.plan)
+    assert [s.name for s in simulated.streams] == ["vitals", "vitals/feedback"]
+    assert simulated.streams[1].path == ("down",) and simulated.streams[1].kind == "feedback"
+    from netsim import run
+
+    assert run(simulated).transport["vitals"].stats["messagesSent"] == 100

@@ -342,24 +342,7 @@ def _check(
                 f"duplicate stream name {stream.name!r} (also streams[{first}])",
             )
         streams[stream.name] = i
-        for k, link in enumerate(stream.path):
-            where = ("streams", i, "path", k)
-            if link not in links:
-                raise error(where, f"no link named {link!r}; links are: {', '.join(links)}")
-            if link in stream.path[:k]:
-                first = stream.path.index(link)
-                raise error(where, f"link {link!r} appears twice in the path (also path[{first}])")
-            if k > 0:
-                before = stream.path[k - 1]
-                route = _route(order, link, before)
-                if route:
-                    cycle = " -> ".join([before, *route])
-                    raise error(
-                        where,
-                        f"links ordered in a cycle, {cycle}: every path must "
-                        "cross the links in one common order",
-                    )
-                order[before].add(link)
+        _check_path(stream.path, ("streams", i, "path"), "the path", links, order, error)
         _check_transport(stream, i, links, order, error)
         if stream.stop is not None and stream.stop <= stream.start:
             raise error(
@@ -482,20 +465,26 @@ def _check_transport(stream, i: int, links, order, error) -> None:
             ("streams", i, "feedback"),
             "feedback applies to a WebRTC transport; set 'transport' or remove it",
         )
-    for k, link in enumerate(stream.feedback):
-        where = ("streams", i, "feedback", k)
+    _check_path(stream.feedback, ("streams", i, "feedback"), "feedback", links, order, error)
+
+
+def _check_path(path, where: tuple, what: str, links, order, error) -> None:
+    """Every link of ``path`` exists, appears once, and keeps the links' common order."""
+    key = where[-1]
+    for k, link in enumerate(path):
+        at = (*where, k)
         if link not in links:
-            raise error(where, f"no link named {link!r}; links are: {', '.join(links)}")
-        if link in stream.feedback[:k]:
-            first = stream.feedback.index(link)
-            raise error(where, f"link {link!r} appears twice in feedback (also feedback[{first}])")
+            raise error(at, f"no link named {link!r}; links are: {', '.join(links)}")
+        if link in path[:k]:
+            first = path.index(link)
+            raise error(at, f"link {link!r} appears twice in {what} (also {key}[{first}])")
         if k > 0:
-            before = stream.feedback[k - 1]
+            before = path[k - 1]
             route = _route(order, link, before)
             if route:
                 cycle = " -> ".join([before, *route])
                 raise error(
-                    where,
+                    at,
                     f"links ordered in a cycle, {cycle}: every path must "
                     "cross the links in one common order",
                 )

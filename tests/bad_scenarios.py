@@ -556,3 +556,59 @@ LINK_MESSAGES: dict[str, str] = {
 """What each link case's message must contain (test_scenario_links checks them)."""
 
 BAD_SCENARIOS.extend(LINK_SCENARIOS)
+
+# --- WebRTC transports (netsim/scenario_transport.py); BASE's stream is lines 9-13 ---
+TRANSPORT_SCENARIOS: list[tuple[str, str, int | None, str]] = [
+    ("transport-unknown", edit("    path: [a]", "    path: [a]\n    transport: webrtc"), 14,
+     "streams[0].transport"),
+    ("video-with-type", edit("    path: [a]", "    path: [a]\n    transport: webrtc-video"), 10,
+     "streams[0].type"),
+    ("datachannel-without-rate", edit("    rate: 800pps\n", "    transport: datachannel\n"), 9,
+     "streams[0].rate"),
+    ("video-section-on-packets", edit("    path: [a]", "    path: [a]\n    video: {}"), 14,
+     "streams[0].video"),
+    ("video-unknown-preset", edit(
+        "    type: poisson\n    packet_size: 1250B\n    rate: 800pps\n",
+        "    transport: webrtc-video\n    video: {preset: 8k120-av1}\n"), 11,
+     "streams[0].video.preset"),
+    ("video-unknown-key", edit(
+        "    type: poisson\n    packet_size: 1250B\n    rate: 800pps\n",
+        "    transport: webrtc-video\n    video: {bitrat: 4Mbps}\n"), 11,
+     "streams[0].video.bitrat"),
+    ("channel-both-limits", edit(
+        "    path: [a]",
+        "    path: [a]\n    transport: datachannel\n"
+        "    channel: {max_retransmits: 1, max_packet_lifetime: 100ms}"), 15,
+     "streams[0].channel.max_packet_lifetime"),
+    ("channel-negative-retransmits", edit(
+        "    path: [a]",
+        "    path: [a]\n    transport: datachannel\n    channel: {max_retransmits: -1}"), 15,
+     "streams[0].channel.max_retransmits"),
+    ("feedback-unknown-link", edit(
+        "    path: [a]", "    path: [a]\n    transport: datachannel\n    feedback: [z]"), 15,
+     "streams[0].feedback[0]"),
+    ("feedback-on-packets", edit("    path: [a]", "    path: [a]\n    feedback: [a]"), 14,
+     "streams[0].feedback"),
+    ("frame-latency-on-packets", BASE + BUDGET + "    frame_latency: 100ms\n", 16,
+     "budgets[0].frame_latency"),
+    ("message-loss-on-packets", BASE + BUDGET + "    max_message_loss: 1%\n", 16,
+     "budgets[0].max_message_loss"),
+]  # fmt: skip
+
+TRANSPORT_MESSAGES = {
+    "transport-unknown": "webrtc-video",
+    "video-with-type": "takes its packets from the codec model; remove 'type'",
+    "datachannel-without-rate": "required field is missing",
+    "video-section-on-packets": "'video' applies to transport webrtc-video",
+    "video-unknown-preset": "unknown preset '8k120-av1'; presets are: 1080p30-h264",
+    "video-unknown-key": "unknown key 'bitrat'; did you mean 'bitrate'?",
+    "channel-both-limits": "give max_retransmits or max_packet_lifetime, not both",
+    "channel-negative-retransmits": "expected a whole number >= 0, got -1",
+    "feedback-unknown-link": "no link named 'z'; links are: a",
+    "feedback-on-packets": "feedback applies to a WebRTC transport",
+    "frame-latency-on-packets": "frame_latency needs a stream with transport webrtc-video",
+    "message-loss-on-packets": "max_message_loss needs a stream with transport datachannel",
+}
+"""What each transport case's message must contain (test_bad_input checks them)."""
+
+BAD_SCENARIOS.extend(TRANSPORT_SCENARIOS)

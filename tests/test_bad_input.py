@@ -9,7 +9,7 @@ import pytest
 from netsim.errors import ScenarioError
 from netsim.scenario import load_scenario, load_scenario_text
 
-from .bad_scenarios import BAD_SCENARIOS, BASE
+from .bad_scenarios import BAD_SCENARIOS, BASE, TRANSPORT_MESSAGES
 
 IDS = [case[0] for case in BAD_SCENARIOS]
 
@@ -56,6 +56,9 @@ REQUIRED_KINDS = [
     "bad-stream-type", "rate-zero", "link-cycle", "top-level-list", "empty-file",
     "jitter-wrong-parameter",
 ]  # fmt: skip
+
+
+MESSAGES.update(TRANSPORT_MESSAGES)
 
 
 def test_the_table_covers_every_required_kind():

@@ -601,7 +601,7 @@ TRANSPORT_MESSAGES = {
     "datachannel-without-rate": "required field is missing",
     "video-section-on-packets": "'video' applies to transport webrtc-video",
     "video-unknown-preset": "unknown preset '8k120-av1'; presets are: 1080p30-h264",
-    "video-unknown-key": "unknown key 'bitrat'; did you mean 'bitrate'?",
+    "video-unknown-key": "unknown key 'bitrat'; did you mean 'bitrate'",
     "channel-both-limits": "give max_retransmits or max_packet_lifetime, not both",
     "channel-negative-retransmits": "expected a whole number >= 0, got -1",
     "feedback-unknown-link": "no link named 'z'; links are: a",

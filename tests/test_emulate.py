@@ -483,6 +483,10 @@ def test_emulate_end_to_end(tmp_path, capsys):
     compare = emulation["compare"]["streams"]
     assert set(compare) == {"vitals", "video"}
     assert compare["vitals"]["simulated_ms"]["p50"] >= 20.0
+    # The two must agree: a median vitals message differs by at most what aiortc's unpaced
+    # frame burst adds (a 15 Mbit/s frame, 62.5 kB, drains in 10 ms at 50 Mbit/s) plus the
+    # relay's scheduling error (p99 ~3 ms): 15 ms.
+    assert abs(compare["vitals"]["difference_ms"]["p50"]) <= 15.0
     assert "simulation vs emulation" in captured.out
     assert "relay scheduling error" in captured.out
 

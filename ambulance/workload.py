@@ -363,13 +363,66 @@ def _overrides(section, context: WorkloadContext) -> dict:
     return parse_overrides(section.budgets, DEFAULTS, context.error, "role")
 
 
+_KM_CHUNK = 1 << 20
+
+
+def _km_of(built: Route, t_send: np.ndarray, n_km: int) -> np.ndarray:
+    return np.minimum((built.distance_travelled(t_send) // 1000).astype(np.int64), n_km - 1)
+
+
+def _per_km_stream(built: Route, n_km: int, packets: Any) -> dict:
+    """One stream's packets sent, loss and latency p99 per km (``packets``: its
+    :class:`netsim.columns.StreamPackets`).
+
+    The km of a packet never decreases along the send order (the route's distance does not),
+    so each km is a contiguous slice: found a piece of the send times at a time, without an
+    array of kms or a mask per km for the whole stream. Any other order takes the masks.
+    """
+    fate, latency_s = packets.fate, packets.latency_s
+    sent = np.zeros(n_km, dtype=np.int64)
+    previous = 0
+    monotone = True
+    for piece in packets.send_pieces():
+        if not piece.size:
+            continue
+        km = _km_of(built, piece, n_km)
+        if km[0] < previous or (km[1:] < km[:-1]).any():
+            monotone = False
+            break
+        previous = int(km[-1])
+        sent += np.bincount(km, minlength=n_km)
+    if monotone:
+        bounds = np.concatenate([[0], np.cumsum(sent)]).tolist()
+        delivered = np.array(
+            [np.count_nonzero(fate[bounds[k] : bounds[k + 1]] == 0) for k in range(n_km)],
+            dtype=np.int64,
+        )
+        at = np.concatenate([[0], np.cumsum(delivered)]).tolist()
+        p99 = []
+        for k in range(n_km):
+            values = latency_s[at[k] : at[k + 1]] * 1e3
+            p99.append(float(np.percentile(values, 99)) if values.size else None)
+    else:
+        ok = fate == 0
+        km = _km_of(built, packets.t_send(), n_km)
+        sent = np.bincount(km, minlength=n_km)
+        delivered = np.bincount(km[ok], minlength=n_km)
+        latency = latency_s * 1e3
+        p99 = []
+        for k in range(n_km):
+            values = latency[km[ok] == k]
+            p99.append(float(np.percentile(values, 99)) if values.size else None)
+    loss = [None if s == 0 else float(1 - d / s) for s, d in zip(sent, delivered, strict=True)]
+    return {"sent": sent.tolist(), "loss": loss, "latency_p99_ms": p99}
+
+
 def per_km(results: Any, route: RouteSpec, logical: list[str] | None = None) -> dict:
     """Latency, loss, outage time and handovers per km of the route.
 
     Packets count in the km where the ambulance was when they were sent; events in the km
     where they started (events during the drain are left out, as in the events summary).
     """
-    from netsim.columns import stream_columns
+    from netsim.columns import stream_packets
 
     built = Route(
         np.asarray(route.waypoints_m),
@@ -377,25 +430,14 @@ def per_km(results: Any, route: RouteSpec, logical: list[str] | None = None) -> 
         times_s=None if route.times_s is None else np.asarray(route.times_s),
     )
     n_km = max(1, int(math.ceil(built.length_m / 1000.0)))
-    columns = stream_columns(results.plan, results.packets)
+    columns = stream_packets(results.plan, results.packets)
     names = logical or list(columns)
     out: dict[str, Any] = {"km": list(range(n_km)), "route_length_km": built.length_m / 1e3}
     streams: dict[str, dict] = {}
     for name in names:
         if name not in columns:
             continue
-        t_send, t_recv, fate, _size, _seq = columns[name]
-        km = np.minimum((built.distance_travelled(t_send) // 1000).astype(np.int64), n_km - 1)
-        sent = np.bincount(km, minlength=n_km)
-        ok = fate == 0
-        delivered = np.bincount(km[ok], minlength=n_km)
-        latency = (t_recv - t_send)[ok] * 1e3
-        p99 = []
-        for k in range(n_km):
-            values = latency[km[ok] == k]
-            p99.append(float(np.percentile(values, 99)) if values.size else None)
-        loss = [None if s == 0 else float(1 - d / s) for s, d in zip(sent, delivered, strict=True)]
-        streams[name] = {"sent": sent.tolist(), "loss": loss, "latency_p99_ms": p99}
+        streams[name] = _per_km_stream(built, n_km, columns[name])
     out["streams"] = streams
     events = results.events
     outage: dict[str, list[float]] = {}

@@ -165,27 +165,50 @@ class FifoQueue:
         return bool(count.max() <= self.limit)
 
     def _serve_loop(self, pos, arrival_s, service_s, size_bytes, fate, depart) -> int:
+        """Admit or drop packets one at a time from ``pos`` until the buffer empties or
+        ``self._loop_length`` packets are done; returns the next position.
+
+        The columns are read as Python numbers a slice at a time (indexing numpy arrays
+        element by element costs more than the loop's own work) and the departures and drops
+        are written back in one assignment each; the arithmetic is the same float64 either way.
+        """
         limit, by_bytes = self.limit, self.by_bytes
         queue = deque(zip(self._sys_depart.tolist(), self._sys_size.tolist(), strict=True))
         held = sum(size for _, size in queue) if by_bytes else len(queue)
         free = self.free_s
         end = min(arrival_s.size, pos + self._loop_length)
-        while pos < end:
-            a = float(arrival_s[pos])
-            while queue and queue[0][0] <= a:
-                _, size = queue.popleft()
-                held -= size if by_bytes else 1
-            size = int(size_bytes[pos])
-            if held + (size if by_bytes else 1) > limit:
-                fate[pos] = DROPPED
-            else:
-                free = max(a, free) + float(service_s[pos])
-                depart[pos] = free
-                queue.append((free, size))
-                held += size if by_bytes else 1
-            pos += 1
-            if not queue:
-                break
+        first = pos
+        out: list[float] = []  # per packet from ``first``: its departure, NaN when dropped
+        dropped: list[int] = []
+        nan = math.nan
+        popleft, push = queue.popleft, queue.append
+        step = 64
+        emptied = False
+        while pos < end and not emptied:
+            stop = min(end, pos + step)
+            step = min(step * 2, 1 << 14)
+            sizes = size_bytes[pos:stop].tolist()
+            for a, service, size in zip(
+                arrival_s[pos:stop].tolist(), service_s[pos:stop].tolist(), sizes, strict=True
+            ):
+                while queue and queue[0][0] <= a:
+                    gone = popleft()[1]
+                    held -= gone if by_bytes else 1
+                if held + (size if by_bytes else 1) > limit:
+                    dropped.append(pos)
+                    out.append(nan)
+                else:
+                    free = (free if free > a else a) + service  # max(a, free), inlined
+                    out.append(free)
+                    push((free, size))
+                    held += size if by_bytes else 1
+                pos += 1
+                if not queue:
+                    emptied = True
+                    break
+        depart[first:pos] = out
+        if dropped:
+            fate[dropped] = DROPPED
         self.free_s = free
         self._sys_depart = np.array([d for d, _ in queue], dtype=np.float64)
         self._sys_size = np.array([s for _, s in queue], dtype=np.int64)

@@ -119,7 +119,10 @@ class LinkRuntime:
             jitter[admitted] = self.dynamics.jitter_at(depart[admitted])
         if per_packet_jitter or spec.loss.active:
             single = stream[0] == stream[-1] and (stream == stream[0]).all()
-            for s in stream[:1] if single else np.unique(stream[admitted]):
+            # The streams present, ascending (stream indices are small and >= 0: a count
+            # per index is quicker than np.unique's sort or hash).
+            present = stream[:1] if single else np.flatnonzero(np.bincount(stream[admitted]))
+            for s in present:
                 rows = np.flatnonzero(admitted if single else admitted & (stream == s))
                 if not rows.size:
                     continue

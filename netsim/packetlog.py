@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +39,18 @@ class PacketLog:
 
     def __len__(self) -> int:
         return int(self.seq.size)
+
+    def memo(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per ``key`` and kept with the log (which never changes
+        once frozen): what several readers derive from the same columns, such as
+        :func:`netsim.columns.stream_packets`. Not pickled."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            memo[key] = build()
+        return memo[key]
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
 
     def of_stream(self, name: str) -> np.ndarray:
         """Row indices of one stream's packets, in send order.

@@ -13,11 +13,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .budgets import BudgetResult, evaluate_budget
-from .columns import stream_columns
-from .packetlog import DELIVERED, DROPPED, IN_FLIGHT, LOST, PacketLog
+from .columns import stream_columns, stream_packets
+from .packetlog import DROPPED, IN_FLIGHT, LOST, PacketLog
 from .plan import NetworkPlan
 from .series import build_series
-from .stats import latency_intervals, latency_summary, loss_bursts, rfc3550_jitter
+from .stats import (
+    jitter_in_arrival_order,
+    latency_intervals,
+    latency_summary,
+    loss_bursts,
+)
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -102,18 +107,14 @@ def build_results(sim: Simulation) -> Results:
     plan, log = sim.plan, sim.packets
     streams: dict[str, StreamStats] = {}
     per_stream: dict[str, tuple] = {}
-    for name, (t_send, t_recv, fate, sizes, _) in stream_columns(plan, log).items():
-        delivered = fate == DELIVERED
-        n_delivered = int(np.count_nonzero(delivered))
-        if n_delivered != fate.size:
-            t_send, t_recv = t_send[delivered], t_recv[delivered]
-        latency = t_recv - t_send
-        sent = int(fate.size)
+    for name, packets in stream_packets(plan, log).items():
+        fate, latency = packets.fate, packets.latency_s
+        n_delivered, sent = packets.delivered, packets.sent
         loss_rate = 1.0 - n_delivered / sent if sent else math.nan
-        jitter_mean, jitter_final = rfc3550_jitter(t_send, t_recv, latency)
+        # The receive times only a piece at a time: no copy of them for the whole stream.
+        jitter_mean, jitter_final = jitter_in_arrival_order(latency, packets.recv_pieces)
         summary = latency_summary(latency)
-        delivered_bytes = int(sizes.sum() if n_delivered == sent else sizes[delivered].sum())
-        throughput = 8.0 * delivered_bytes / plan.duration_s
+        throughput = 8.0 * packets.delivered_bytes / plan.duration_s
         lost, dropped = fate == LOST, fate == DROPPED
         streams[name] = StreamStats(
             name=name,

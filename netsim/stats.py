@@ -7,6 +7,7 @@ them into the units results.json shows (ms, Mbps).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -19,6 +20,8 @@ __all__ = [
     "percentile",
     "batch_means_ci",
     "smooth_exponentially",
+    "disordered_blocks",
+    "jitter_in_arrival_order",
 ]
 
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -41,23 +44,113 @@ def latency_summary(latency_s: np.ndarray) -> dict[str, float]:
 
 
 def rfc3550_jitter(
-    t_send_s: np.ndarray, t_recv_s: np.ndarray, transit_s: np.ndarray | None = None
+    t_send_s: np.ndarray | None, t_recv_s: np.ndarray, transit_s: np.ndarray | None = None
 ) -> tuple[float, float]:
     """RFC 3550 §6.4.1 interarrival jitter over delivered packets taken in order of arrival.
 
     ``J += (|D| - J) / 16`` with ``D`` the difference of consecutive transit times, starting
     from J = 0. Returns (mean of J over the run, final J), in seconds; NaN with fewer than two
     packets. The recursion is evaluated exactly by :func:`smooth_exponentially`.
-    ``transit_s`` (``t_recv_s - t_send_s``), when the caller has it, saves recomputing it.
+    ``transit_s`` (``t_recv_s - t_send_s``), when the caller has it, saves recomputing it
+    (``t_send_s`` may then be None).
     """
     if t_recv_s.size < 2:
         return math.nan, math.nan
     transit = t_recv_s - t_send_s if transit_s is None else transit_s
-    if (t_recv_s[1:] < t_recv_s[:-1]).any():
-        transit = transit[np.argsort(t_recv_s, kind="stable")]
-    d = np.diff(transit)
-    np.abs(d, out=d)
-    j = smooth_exponentially(d, 1.0 / 16.0)
+
+    def pieces():
+        for a in range(0, t_recv_s.size, ORDER_CHUNK):
+            yield t_recv_s[a : a + ORDER_CHUNK]
+
+    return jitter_in_arrival_order(transit, pieces)
+
+
+ORDER_CHUNK = 1 << 20
+
+
+def disordered_blocks(recv_pieces: Callable[[], Iterable[np.ndarray]]):
+    """Where taking packets by arrival (a stable sort of their receive times) moves them.
+
+    ``recv_pieces()`` gives the receive times in send order, in consecutive pieces (it is
+    called twice). Yields ``(start, stop, t)`` for the stretches ``start:stop`` that a stable
+    sort reorders, with ``t`` their receive times; the sort moves no packet across a
+    stretch's ends. The order can be cut between positions ``i`` and ``i + 1`` exactly when
+    ``max(t[:i+1]) <= min(t[i+1:])``, and then a stable sort of the whole is the stable sorts
+    of the two sides one after the other; stretches end at the last such cut of each piece,
+    so no temporary is the size of the whole (receive times are nearly sorted: a FIFO link
+    keeps order, only reordering jitter or parallel paths swap packets, so a stretch rarely
+    spans more than a piece or two).
+    """
+    minima = []
+    previous = -np.inf
+    disordered = False
+    for piece in recv_pieces():
+        if not piece.size:
+            continue
+        minima.append(piece.min())
+        disordered = disordered or piece[0] < previous or bool((piece[1:] < piece[:-1]).any())
+        previous = piece[-1]
+    if not disordered:
+        return
+    # min(t[c:]) from the start c of each piece on, then +inf past the end.
+    tail_min = np.minimum.accumulate(np.array(minima)[::-1])[::-1]
+    tail_min = np.append(tail_min, np.inf)
+    held: list[np.ndarray] = []  # receive times since the last cut
+    start = 0  # position of the last cut
+    c = 0  # position of the current piece
+    running_max = -np.inf
+    k = 0
+    for piece in recv_pieces():
+        if not piece.size:
+            continue
+        prefix_max = np.maximum.accumulate(piece)
+        np.maximum(prefix_max, running_max, out=prefix_max)
+        running_max = float(prefix_max[-1])
+        # min(t[c + i + 1:]) for each i of the piece: its suffix minima shifted by one.
+        after = np.empty_like(piece)
+        np.minimum.accumulate(piece[:0:-1], out=after[-2::-1])
+        after[-1] = np.inf
+        np.minimum(after, tail_min[k + 1], out=after)
+        cut = np.flatnonzero(prefix_max <= after)
+        if cut.size:
+            end = int(cut[-1]) + 1  # a cut between positions end - 1 and end of the piece
+            block = np.concatenate([*held, piece[:end]]) if held else piece[:end]
+            if (block[1:] < block[:-1]).any():
+                yield start, c + end, block
+            held, start = [piece[end:]], c + end
+        else:
+            held.append(piece)
+        c += piece.size
+        k += 1
+    block = np.concatenate(held) if len(held) > 1 else held[0] if held else np.empty(0)
+    if block.size > 1 and (block[1:] < block[:-1]).any():  # pragma: no cover - a cut ends it
+        yield start, c, block
+
+
+def jitter_in_arrival_order(
+    transit_s: np.ndarray, recv_pieces: Callable[[], Iterable[np.ndarray]]
+) -> tuple[float, float]:
+    """:func:`rfc3550_jitter` from transit times in send order and the receive times in
+    pieces (as :func:`disordered_blocks` takes them)."""
+    n = transit_s.size
+    if n < 2:
+        return math.nan, math.nan
+    m = n - 1
+    width = min(SMOOTH_BLOCK, m)
+    blocks = -(-m // width)
+    buffer = np.empty(max(n, blocks * width))
+    # The transit times in arrival order, then |D| in place, a piece at a time (a subtraction
+    # whose output overlaps its inputs would copy them whole).
+    buffer[:n] = transit_s
+    for a, b, t in disordered_blocks(recv_pieces):
+        np.take(transit_s[a:b], np.argsort(t, kind="stable"), out=buffer[a:b])
+    step = ORDER_CHUNK
+    for a in range(0, m, step):
+        b = min(m, a + step)
+        d = np.subtract(buffer[a + 1 : b + 1], buffer[a:b])
+        np.abs(d, out=buffer[a:b])
+    buffer[m:] = 0.0
+    j = _smooth_padded(buffer[: blocks * width], m, width, 1.0 / 16.0)
     return float(j.mean()), float(j[-1])
 
 
@@ -72,12 +165,19 @@ def smooth_exponentially(x: np.ndarray, gain: float) -> np.ndarray:
     values. For x >= 0 every sum has terms of one sign, so the rounding error stays a few ulps
     (a^-511 is about 2e14 for gain 1/16, far inside float64's range).
     """
-    a = 1.0 - gain
     n = x.size
     width = min(SMOOTH_BLOCK, n)
     blocks = -(-n // width)
     padded = np.zeros(blocks * width)
     padded[:n] = x
+    return _smooth_padded(padded, n, width, gain)
+
+
+def _smooth_padded(padded: np.ndarray, n: int, width: int, gain: float) -> np.ndarray:
+    """:func:`smooth_exponentially` of ``padded[:n]`` in place; ``padded`` holds whole blocks
+    of ``width`` values, zero beyond ``n``."""
+    a = 1.0 - gain
+    blocks = padded.size // width
     k = np.arange(width)
     rows = padded.reshape(blocks, width)
     local = np.multiply(rows, a ** (-k), out=rows)  # in place: padded is ours
@@ -92,7 +192,9 @@ def smooth_exponentially(x: np.ndarray, gain: float) -> np.ndarray:
     for b in range(blocks):
         carry[b] = previous
         previous = ends[b] + a_width * previous
-    local += carry[:, None] * decay
+    step = max(1, ORDER_CHUNK // width)  # rows at a time: no temporary of the whole size
+    for r in range(0, blocks, step):
+        local[r : r + step] += carry[r : r + step, None] * decay
     return local.reshape(-1)[:n]
 
 

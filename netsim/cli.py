@@ -125,12 +125,13 @@ def run(
                 seed=seed,
                 judge=loaded.judge,
                 progress=None if progress is None else lambda i, n: progress(i, n),
+                packets=packets,
             )
         results = replicated.first
         workloads = loaded.workload_results(results)
     else:
         with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
-            results = run_plan(plan, seed=seed, progress=progress)
+            results = run_plan(plan, seed=seed, progress=progress, packets=packets)
         workloads = loaded.judge(results)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

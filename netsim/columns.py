@@ -19,6 +19,7 @@ import numpy as np
 
 from .packetlog import DELIVERED, PacketLog
 from .plan import NetworkPlan
+from .streamlog import StreamColumns, StreamLog
 
 __all__ = ["StreamPackets", "stream_columns", "stream_packets"]
 
@@ -88,7 +89,7 @@ class StreamPackets:
         return self._size()
 
 
-def stream_packets(plan: NetworkPlan, log: PacketLog) -> dict[str, StreamPackets]:
+def stream_packets(plan: NetworkPlan, log: PacketLog | StreamLog) -> dict[str, StreamPackets]:
     """Per stream, and per group of copies, its :class:`StreamPackets`; computed once per
     log and plan (kept with the log) and shared by the statistics, the series and the
     workloads' metrics.
@@ -101,7 +102,7 @@ def stream_packets(plan: NetworkPlan, log: PacketLog) -> dict[str, StreamPackets
     return log.memo(key, lambda: _build(plan, log))
 
 
-def stream_columns(plan: NetworkPlan, log: PacketLog) -> dict[str, tuple]:
+def stream_columns(plan: NetworkPlan, log: PacketLog | StreamLog) -> dict[str, tuple]:
     """Per stream, and per group of copies, its columns ``(t_send, t_recv, fate, size, seq)``.
 
     ``seq`` is given only for the copies of a group and the groups (None otherwise: a
@@ -224,6 +225,42 @@ def _stream(log: PacketLog, name: str, rows: _Rows, grouped: bool) -> StreamPack
     )
 
 
+def _from_columns(name: str, c: StreamColumns) -> StreamPackets:
+    """A stream's packets from the lean record (what :func:`_stream` gives from the log)."""
+    fate = c.fate
+    delivered = fate == DELIVERED
+    n = int(np.count_nonzero(delivered))
+    latency = np.empty(n)
+    total = 0
+    at = 0
+    for a in range(0, fate.size, CHUNK):
+        mask = delivered[a : a + CHUNK]
+        recv = c.t_recv_s[a : a + CHUNK][mask]
+        k = recv.size
+        np.subtract(recv, c.t_send_s[a : a + CHUNK][mask], out=latency[at : at + k])
+        total += int(c.size_bytes[a : a + CHUNK][mask].sum(dtype=np.int64))
+        at += k
+    return StreamPackets(
+        name=name,
+        fate=fate,
+        latency_s=latency,
+        delivered_bytes=total,
+        seq=c.seq,
+        _send=lambda: c.t_send_s,
+        _recv=lambda: c.t_recv_s,
+        _size=lambda: c.size_bytes.astype(np.int64),
+        _send_pieces=lambda: _pieces(c.t_send_s),
+        _recv_pieces=lambda: (
+            piece
+            for piece in (
+                c.t_recv_s[a : a + CHUNK][delivered[a : a + CHUNK]]
+                for a in range(0, fate.size, CHUNK)
+            )
+            if piece.size
+        ),
+    )
+
+
 def _merge(group: str, members: list[tuple[StreamPackets, np.ndarray, np.ndarray]]):
     """A group's packets from its copies ``(packets, t_recv, size)``, by sequence number."""
     seq_all = [p.seq for p, _, _ in members]
@@ -293,13 +330,17 @@ def _merge(group: str, members: list[tuple[StreamPackets, np.ndarray, np.ndarray
     )
 
 
-def _build(plan: NetworkPlan, log: PacketLog) -> dict[str, StreamPackets]:
+def _build(plan: NetworkPlan, log: PacketLog | StreamLog) -> dict[str, StreamPackets]:
     in_group = {s.name for s in plan.streams if s.group is not None}
-    runs = _runs(log)
     out: dict[str, StreamPackets] = {}
-    for index, name in enumerate(log.stream_names):
-        rows = _Rows(log, index, runs.get(index, []))
-        out[name] = _stream(log, name, rows, name in in_group)
+    if isinstance(log, StreamLog):
+        for name in log.stream_names:
+            out[name] = _from_columns(name, log.stream(name))
+    else:
+        runs = _runs(log)
+        for index, name in enumerate(log.stream_names):
+            rows = _Rows(log, index, runs.get(index, []))
+            out[name] = _stream(log, name, rows, name in in_group)
     groups: dict[str, list[str]] = {}
     for stream in plan.streams:
         if stream.group is not None:

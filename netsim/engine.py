@@ -24,6 +24,7 @@ from .packetlog import DELIVERED, ColumnBuffer
 from .plan import NetworkPlan, StreamSpec
 from .results import Results, build_results
 from .simulation import EventLog, Simulation
+from .streamlog import StreamLogBuilder
 from .timeline import IntervalSet
 from .traffic import Source
 from .webrtc import FEEDBACK, MEDIA, Session, make_session
@@ -62,7 +63,7 @@ def link_order(plan: NetworkPlan) -> list[str]:
 class _Run:
     """The mutable state of one run; used only inside :func:`simulate`."""
 
-    def __init__(self, plan: NetworkPlan, seed: int, window_s: float) -> None:
+    def __init__(self, plan: NetworkPlan, seed: int, window_s: float, packets: bool = True) -> None:
         self.plan, self.seed, self.window_s = plan, seed, window_s
         self.progress: Callable[[float, float], None] | None = None
         self.horizon_s = plan.duration_s + plan.drain_s
@@ -95,7 +96,17 @@ class _Run:
             self.path_table[i, : len(stream.path)] = [self.link_names.index(n) for n in stream.path]
         self.pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.links]
         self.upstream_s = upstream_delays(plan, self.link_names)
-        self.log = ColumnBuffer(_expected_packets(plan))
+        expected = _expected_packets(plan)
+        self.lean: StreamLogBuilder | None = None
+        if not packets:
+            in_group = [s.group is not None for s in plan.streams]
+            per_stream = [_expected_packets(plan, s) for s in plan.streams]
+            self.lean = StreamLogBuilder(
+                tuple(self.stream_names), tuple(self.link_names), per_stream, in_group
+            )
+            rate = sum(s.rate_pps for s in plan.streams)
+            expected = min(expected, int(rate * window_s * 2) + RETIRE_ROWS)
+        self.log = ColumnBuffer(expected)
         self.events = EventLog()
         timed = [
             (event.t_s, name, event)
@@ -121,6 +132,8 @@ class _Run:
         while True:
             t_end = min(env.now + self.window_s, self.horizon_s)
             self.step(t_end)
+            if self.lean is not None:
+                self.retire()
             if self.progress is not None:
                 self.progress(t_end, self.horizon_s)
             yield env.timeout(t_end - env.now)
@@ -165,6 +178,24 @@ class _Run:
                 self.serve(link, min(t_end + self.upstream_s[link], self.horizon_s), cols)
         if self.decided:
             self.tell_sessions(cols)
+
+    def retire(self, final: bool = False) -> None:
+        """Hand the rows whose fates are final to the lean record and drop them from the
+        buffer: all rows when ``final``, else those before the oldest packet still queued on
+        a link, once there are at least :data:`RETIRE_ROWS` of them."""
+        log = self.log
+        frontier = log.n
+        if not final:
+            for batches in self.pending:
+                for ids, _ in batches:
+                    if ids.size:
+                        frontier = min(frontier, int(ids.min()))
+            if frontier < RETIRE_ROWS:
+                return
+        self.lean.add(log.cols, frontier)
+        log.drop_front(frontier)
+        if frontier:
+            self.pending = [[(ids - frontier, t) for ids, t in b] for b in self.pending]
 
     def tell_sessions(self, cols: dict[str, np.ndarray]) -> None:
         """Hand each session the fates decided in this window (arrival time, NaN if lost)."""
@@ -259,6 +290,8 @@ def _sends_itself(stream: StreamSpec) -> bool:
 
 
 PACKETS_PER_WINDOW = 1 << 18
+RETIRE_ROWS = 1 << 16
+"""Without a packet log, final rows leave the engine's buffer in stretches of at least this."""
 
 
 def default_window(plan: NetworkPlan) -> float:
@@ -271,10 +304,10 @@ def default_window(plan: NetworkPlan) -> float:
     return float(min(60.0, max(0.05, PACKETS_PER_WINDOW / rate))) if rate > 0 else 60.0
 
 
-def _expected_packets(plan: NetworkPlan) -> int:
-    """About how many packets the sources will send (to size the log once)."""
+def _expected_packets(plan: NetworkPlan, stream: StreamSpec | None = None) -> int:
+    """About how many packets the sources (or one stream) will send, to size the log once."""
     total = 0.0
-    for s in plan.streams:
+    for s in plan.streams if stream is None else [stream]:
         active = max(0.0, min(s.stop_s, plan.duration_s) - s.start_s)
         total += s.rate_pps * active
     return int(min(total * 1.02 + 1024, 2**31))
@@ -301,6 +334,7 @@ def simulate(
     seed: int | None = None,
     window_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
+    packets: bool = True,
 ) -> Simulation:
     """Simulate ``plan`` and return its packets and events (no statistics, no I/O).
 
@@ -316,13 +350,18 @@ def simulate(
     progress
         Called after each window with (simulated time reached, end of the run), in seconds;
         for progress bars. It must not change anything the run uses.
+    packets
+        Keep the per-packet log (``Simulation.packets`` is a :class:`PacketLog`, one row per
+        packet). False keeps only what the statistics read, per stream, and drops each packet
+        from the engine's buffer once its fate is final (``Simulation.packets`` is then a
+        :class:`netsim.streamlog.StreamLog`): about a third of the memory, the same statistics.
     """
     seed = plan.seed if seed is None else int(seed)
     if window_s is None:
         window_s = plan.window_s if plan.window_s is not None else default_window(plan)
     if window_s <= 0:
         raise ValueError("window_s must be > 0")
-    state = _Run(plan, seed, window_s)
+    state = _Run(plan, seed, window_s, packets=packets)
     if state.sessions:
         upstream = dict(zip(state.link_names, state.upstream_s, strict=True))
         state.window_s = min(window_s, *(s.lookahead_s(upstream) for s, _, _ in state.sessions))
@@ -330,14 +369,18 @@ def simulate(
     env = simpy.Environment()
     env.process(state.clock(env))
     env.run()
-    packets = state.log.freeze(tuple(state.stream_names), tuple(state.link_names))
+    if state.lean is not None:
+        state.retire(final=True)
+        log = state.lean.freeze()
+    else:
+        log = state.log.freeze(tuple(state.stream_names), tuple(state.link_names))
     dynamics = {
         name: link.dynamics for name, link in zip(state.link_names, state.links, strict=True)
     }
     return Simulation(
         plan=dataclasses.replace(plan, seed=seed),
         seed=seed,
-        packets=packets,
+        packets=log,
         events=state.events,
         dynamics=dynamics,
         transport={plan.streams[m].name: s.report() for s, m, _ in state.sessions},
@@ -350,11 +393,16 @@ def run(
     duration_s: float | None = None,
     window_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
+    packets: bool = True,
 ) -> Results:
     """Simulate ``plan`` and evaluate it: statistics per stream and budget verdicts.
 
-    Returns a :class:`netsim.results.Results`; ``results.packets`` holds the per-packet columns.
+    Returns a :class:`netsim.results.Results`; ``results.packets`` holds the per-packet columns
+    (with ``packets=False``, only the per-stream columns the statistics read; see
+    :func:`simulate`).
     """
     if duration_s is not None:
         plan = dataclasses.replace(plan, duration_s=float(duration_s))
-    return build_results(simulate(plan, seed=seed, window_s=window_s, progress=progress))
+    return build_results(
+        simulate(plan, seed=seed, window_s=window_s, progress=progress, packets=packets)
+    )

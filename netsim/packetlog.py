@@ -105,6 +105,16 @@ class ColumnBuffer:
         self.n = need
         return ids
 
+    def drop_front(self, count: int) -> None:
+        """Forget rows ``[0, count)``: the later rows move down by ``count`` (their ids with
+        them; the caller shifts the ids it holds)."""
+        if count <= 0:
+            return
+        rest = self.n - count
+        for column in self.cols.values():
+            column[:rest] = column[count : self.n]
+        self.n = rest
+
     def freeze(self, stream_names: tuple[str, ...], link_names: tuple[str, ...]) -> PacketLog:
         c = {k: v[: self.n] for k, v in self.cols.items()}  # views: the buffer is done with
         return PacketLog(

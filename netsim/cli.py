@@ -6,6 +6,7 @@ stderr naming file, line and field; nothing written).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -85,13 +86,7 @@ def run(
     """Simulate a scenario, print a summary, write results.json and report.html; exit 1 if a
     budget fails."""
     from .engine import run as run_plan
-    from .files import (
-        parquet_available,
-        results_document,
-        write_json,
-        write_packets_csv,
-        write_packets_parquet,
-    )
+    from .files import packet_files, parquet_available, results_document, write_json
     from .progress import progress_bar
     from .scenario import load_scenario
     from .summary import render_replications, render_summary
@@ -115,32 +110,43 @@ def run(
 
     n_runs = replications if replications is not None else plan.replications
     replicated = None
-    if n_runs > 1:
-        from .replications import replicate
+    # The run never holds its packet log: with --packets, each window's final packets go
+    # straight to packets.csv.gz (and .parquet), renamed into place once the run is done.
+    parquet = packets and parquet_available()
+    try:
+        with contextlib.ExitStack() as stack:
+            sink = None
+            if packets:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                names = tuple(s.name for s in plan.streams)
+                sink = stack.enter_context(packet_files(out_dir, names, tuple(plan.links), parquet))
+            if n_runs > 1:
+                from .replications import replicate
 
-        with progress_bar(f"{plan.name} x{n_runs}", float(n_runs)) as progress:
-            replicated = replicate(
-                plan,
-                n_runs,
-                seed=seed,
-                judge=loaded.judge,
-                progress=None if progress is None else lambda i, n: progress(i, n),
-                packets=packets,
-            )
-        results = replicated.first
-        workloads = loaded.workload_results(results)
-    else:
-        with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
-            results = run_plan(plan, seed=seed, progress=progress, packets=packets)
-        workloads = loaded.judge(results)
+                with progress_bar(f"{plan.name} x{n_runs}", float(n_runs)) as progress:
+                    replicated = replicate(
+                        plan,
+                        n_runs,
+                        seed=seed,
+                        judge=loaded.judge,
+                        progress=None if progress is None else lambda i, n: progress(i, n),
+                        sink=sink,
+                    )
+                results = replicated.first
+                workloads = loaded.workload_results(results)
+            else:
+                with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
+                    results = run_plan(plan, seed=seed, progress=progress, packets=False, sink=sink)
+                workloads = loaded.judge(results)
+    except OSError as exc:
+        if not packets:
+            raise
+        _fail_input(f"--out: cannot write packets to {out_dir}: {exc.strerror or exc}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         files = ["results.json"] + (["packets.csv.gz"] if packets else [])
-        if packets:
-            write_packets_csv(out_dir / "packets.csv.gz", results.packets)
-            if parquet_available():
-                write_packets_parquet(out_dir / "packets.parquet", results.packets)
-                files.append("packets.parquet")
+        if parquet:
+            files.append("packets.parquet")
         if report:
             files.append("report.html")
         document = results_document(

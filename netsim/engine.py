@@ -63,7 +63,14 @@ def link_order(plan: NetworkPlan) -> list[str]:
 class _Run:
     """The mutable state of one run; used only inside :func:`simulate`."""
 
-    def __init__(self, plan: NetworkPlan, seed: int, window_s: float, packets: bool = True) -> None:
+    def __init__(
+        self,
+        plan: NetworkPlan,
+        seed: int,
+        window_s: float,
+        packets: bool = True,
+        sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
+    ) -> None:
         self.plan, self.seed, self.window_s = plan, seed, window_s
         self.progress: Callable[[float, float], None] | None = None
         self.horizon_s = plan.duration_s + plan.drain_s
@@ -98,6 +105,7 @@ class _Run:
         self.upstream_s = upstream_delays(plan, self.link_names)
         expected = _expected_packets(plan)
         self.lean: StreamLogBuilder | None = None
+        self.sink = sink
         if not packets:
             in_group = [s.group is not None for s in plan.streams]
             per_stream = [_expected_packets(plan, s) for s in plan.streams]
@@ -192,6 +200,8 @@ class _Run:
                         frontier = min(frontier, int(ids.min()))
             if frontier < RETIRE_ROWS:
                 return
+        if self.sink is not None:
+            self.sink(log.cols, frontier)
         self.lean.add(log.cols, frontier)
         log.drop_front(frontier)
         if frontier:
@@ -335,6 +345,7 @@ def simulate(
     window_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
     packets: bool = True,
+    sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
 ) -> Simulation:
     """Simulate ``plan`` and return its packets and events (no statistics, no I/O).
 
@@ -355,13 +366,20 @@ def simulate(
         packet). False keeps only what the statistics read, per stream, and drops each packet
         from the engine's buffer once its fate is final (``Simulation.packets`` is then a
         :class:`netsim.streamlog.StreamLog`): about a third of the memory, the same statistics.
+    sink
+        With ``packets=False``: called as ``sink(columns, count)`` each time rows ``[0,
+        count)`` of the engine's columns (the names of :class:`PacketLog`'s) become final,
+        before they are dropped; the calls together see every packet once, in the log's
+        order. :func:`netsim.files.packet_files` writes them to packets.csv.gz and .parquet.
     """
     seed = plan.seed if seed is None else int(seed)
     if window_s is None:
         window_s = plan.window_s if plan.window_s is not None else default_window(plan)
     if window_s <= 0:
         raise ValueError("window_s must be > 0")
-    state = _Run(plan, seed, window_s, packets=packets)
+    if packets and sink is not None:
+        raise ValueError("a sink takes the packets of a run without a packet log (packets=False)")
+    state = _Run(plan, seed, window_s, packets=packets, sink=sink)
     if state.sessions:
         upstream = dict(zip(state.link_names, state.upstream_s, strict=True))
         state.window_s = min(window_s, *(s.lookahead_s(upstream) for s, _, _ in state.sessions))
@@ -394,6 +412,7 @@ def run(
     window_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
     packets: bool = True,
+    sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
 ) -> Results:
     """Simulate ``plan`` and evaluate it: statistics per stream and budget verdicts.
 
@@ -403,6 +422,4 @@ def run(
     """
     if duration_s is not None:
         plan = dataclasses.replace(plan, duration_s=float(duration_s))
-    return build_results(
-        simulate(plan, seed=seed, window_s=window_s, progress=progress, packets=packets)
-    )
+    return build_results(simulate(plan, seed, window_s, progress, packets=packets, sink=sink))

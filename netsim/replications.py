@@ -145,20 +145,23 @@ def replicate(
     judge: Callable[[Any], Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     packets: bool = False,
+    sink: Callable[[dict, int], None] | None = None,
 ) -> Replicated:
     """Run ``n`` replications with seeds ``seed, seed + 1, ...`` (default the plan's seed).
 
     ``judge`` (such as ``Scenario.judge``) is called on each run's Results before its figures
     are kept, so a workload's own budgets count in every replication. ``packets`` keeps the
     first run's packet log (``Replicated.first.packets``); the others keep only what the
-    statistics read (:func:`netsim.engine.simulate`).
+    statistics read (:func:`netsim.engine.simulate`); ``sink`` takes the first run's packets
+    as they become final (``packets`` False).
     """
     if n < 1:
         raise ValueError("replications must be >= 1")
     base = plan.seed if seed is None else int(seed)
     out = Replicated(seeds=[base + i for i in range(n)])
     for i, s in enumerate(out.seeds):
-        results = run(plan, seed=s, packets=packets and i == 0)
+        first = i == 0
+        results = run(plan, seed=s, packets=packets and first, sink=sink if first else None)
         if judge is not None:
             judge(results)
         out.runs.append(_figures(results, s))

@@ -96,3 +96,58 @@ def test_the_lean_record_names_what_it_does_not_keep():
     again = pickle.loads(pickle.dumps(log))
     assert len(again) == len(log)
     assert_same(again.stream("video").t_recv_s, video.t_recv_s)
+
+
+def test_cli_packets_are_written_in_windows_and_equal_the_full_logs(
+    tmp_path, capsys, monkeypatch, small_retire
+):
+    """``medlink run --packets`` streams each window's final packets to the files; they equal
+    the files written from the full packet log of the API run, row for row."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from netsim.cli import main
+    from netsim.files import write_packets_csv, write_packets_parquet
+
+    monkeypatch.setattr(engine, "default_window", lambda plan: 0.25)
+    scenario = SCENARIOS / "ambulance-bonded.yaml"
+    out = tmp_path / "out"
+    code = main(["run", str(scenario), "--duration", "6s", "--packets", "--out", str(out)])
+    capsys.readouterr()
+    assert code in (0, 1)
+    assert len(small_retire) > 10  # many stretches were written
+    plan = dataclasses.replace(load_scenario(scenario).plan, duration_s=6.0)
+    full = run(plan, window_s=0.25)
+    write_packets_csv(tmp_path / "full.csv.gz", full.packets)
+    write_packets_parquet(tmp_path / "full.parquet", full.packets)
+    assert (out / "packets.csv.gz").read_bytes() == (tmp_path / "full.csv.gz").read_bytes()
+    streamed = pq.read_table(out / "packets.parquet")
+    assert streamed.num_rows == len(full.packets) > 1000
+    assert streamed.equals(pq.read_table(tmp_path / "full.parquet"))
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["files"][:3] == ["results.json", "packets.csv.gz", "packets.parquet"]
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_interrupted_run_leaves_no_packet_files(tmp_path, monkeypatch):
+    """A run that fails half-way removes its temporary packet files and keeps earlier ones."""
+    from netsim.files import packet_files
+
+    plan = mixed_plan(20.0)
+    (tmp_path / "packets.csv.gz").write_bytes(b"earlier")
+    calls = []
+
+    def progress(t, end):
+        calls.append(t)
+        if t > 5.0:
+            raise KeyboardInterrupt
+
+    names = tuple(s.name for s in plan.streams)
+    with pytest.raises(KeyboardInterrupt):
+        with packet_files(tmp_path, names, tuple(plan.links), parquet=False) as sink:
+            run(plan, window_s=0.5, packets=False, sink=sink, progress=progress)
+    assert calls and sorted(p.name for p in tmp_path.iterdir()) == ["packets.csv.gz"]
+    assert (tmp_path / "packets.csv.gz").read_bytes() == b"earlier"
+
+
+def test_a_sink_needs_a_run_without_a_packet_log():
+    with pytest.raises(ValueError, match="packets=False"):
+        simulate(mixed_plan(1.0), sink=lambda columns, count: None)

@@ -256,6 +256,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert namespace["results"].passed
     assert namespace["latency_s"].size == namespace["probe"].packets_sent
+    assert namespace["lean"].to_dict() == namespace["results"].to_dict()
 
 
 def test_write_failure_is_one_line_exit_2(tmp_path, capsys, monkeypatch):

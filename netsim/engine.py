@@ -101,6 +101,19 @@ class _Run:
         self.path_table = np.full((len(plan.streams), width), -1, dtype=np.int64)
         for i, stream in enumerate(plan.streams):
             self.path_table[i, : len(stream.path)] = [self.link_names.index(n) for n in stream.path]
+        # Where a packet goes after each link: a path visits a link at most once (link_order
+        # rejects cycles), so the stream and the link say it. ``after[L][stream]`` is the next
+        # link's index, or -1 where the path ends at L; ``single[L]`` is the one value every
+        # stream crossing L has there (None when they differ): no per-packet lookup then.
+        n_links = len(self.link_names)
+        self.after = [np.full(len(plan.streams), -1, dtype=np.int64) for _ in range(n_links)]
+        nexts: list[set[int]] = [set() for _ in range(n_links)]
+        for i, stream in enumerate(plan.streams):
+            hops = [self.link_names.index(n) for n in stream.path] + [-1]
+            for here, there in zip(hops, hops[1:], strict=False):
+                self.after[here][i] = there
+                nexts[here].add(there)
+        self.single = [next(iter(n)) if len(n) == 1 else None for n in nexts]
         self.pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.links]
         self.upstream_s = upstream_delays(plan, self.link_names)
         expected = _expected_packets(plan)
@@ -236,16 +249,31 @@ class _Run:
             ids, t, stream = ids[order], t[order], stream[order]
         result = self.links[link].serve(t, stream, cols["size_bytes"][ids])
         failed = result.fate != 0
+        recv = result.recv_s
         if failed.any():
             cols["fate"][ids[failed]] = result.fate[failed]
             cols["link"][ids[failed]] = link
             if self.session_of:
                 self._decided(ids[failed], stream[failed])
-        passed = ~failed
-        ids, recv, stream = ids[passed], result.recv_s[passed], stream[passed]
-        hop = cols["hop"][ids] + 1
-        cols["hop"][ids] = hop
-        nxt = self.path_table[stream, hop]
+            passed = ~failed
+            ids, recv, stream = ids[passed], recv[passed], stream[passed]
+        single = self.single[link]
+        if single is not None and single >= 0:  # every packet goes on to the same link
+            if ids.size:
+                self.pending[single].append((ids, recv))
+            return
+        if single is not None:  # every packet that passed has arrived
+            if ids.size and recv.max() <= self.horizon_s:
+                cols["t_recv_s"][ids] = recv
+                cols["fate"][ids] = DELIVERED
+            else:
+                in_time = recv <= self.horizon_s
+                cols["t_recv_s"][ids[in_time]] = recv[in_time]
+                cols["fate"][ids[in_time]] = DELIVERED
+            if self.session_of:
+                self._decided(ids, stream)
+            return
+        nxt = self.after[link][stream]
         done = nxt < 0
         if done.any():
             final_ids, final_recv = ids[done], recv[done]

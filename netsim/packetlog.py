@@ -80,7 +80,6 @@ class ColumnBuffer:
         "t_recv_s": (np.float64, np.nan),
         "fate": (np.int8, IN_FLIGHT),
         "link": (np.int16, -1),
-        "hop": (np.int16, 0),
     }
 
     def __init__(self, capacity: int = 1 << 16) -> None:

@@ -94,7 +94,8 @@ class _Run:
         self.session_of = {m: (k, MEDIA) for k, (_, m, _) in enumerate(self.sessions)}
         self.session_of.update({f: (k, FEEDBACK) for k, (_, _, f) in enumerate(self.sessions)})
         self.session_of.pop(-1, None)
-        self.session_keys = np.array(sorted(self.session_of), dtype=np.int64)
+        self.is_session = np.zeros(len(plan.streams), dtype=bool)  # by stream index
+        self.is_session[sorted(self.session_of)] = True
         self.decided: list[np.ndarray] = []
         self.gates = [self._gate_intervals(s) for s in plan.streams]
         width = max(len(s.path) for s in plan.streams) + 1
@@ -207,6 +208,8 @@ class _Run:
         log = self.log
         frontier = log.n
         if not final:
+            if frontier < RETIRE_ROWS:
+                return
             for batches in self.pending:
                 for ids, _ in batches:
                     if ids.size:
@@ -290,7 +293,7 @@ class _Run:
 
     def _decided(self, ids: np.ndarray, stream: np.ndarray) -> None:
         """Keep the packets of sessions' streams whose fate this window decided."""
-        mine = np.isin(stream, self.session_keys)
+        mine = self.is_session[stream]
         if mine.any():
             self.decided.append(ids[mine])
 

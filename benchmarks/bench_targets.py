@@ -200,7 +200,9 @@ def target_one(args) -> dict:
                     lambda s: (len(s.packets), np.bincount(s.packets.fate, minlength=4))
                 )(engine.simulate(p))
             )
-            run.measure(lambda p=engine_plan: (len(engine.run(p).packets), None))
+            run.measure(  # as the CLI runs it: no packet log
+                lambda p=engine_plan: (len(engine.run(p, packets=False).packets), None)
+            )
         assert fates is not None
         out[key].update(
             simpy=base,
@@ -294,7 +296,7 @@ def in_process_steps(scenario: Path, out_dir: Path, trace: bool) -> dict:
 
     def simulate():
         plan = state["loaded"].plan
-        state["sim"] = engine.simulate(plan, seed=plan.seed)
+        state["sim"] = engine.simulate(plan, seed=plan.seed, packets=False)  # as the CLI
 
     def results():
         state["results"] = build_results(state["sim"])
@@ -336,9 +338,7 @@ def in_process_steps(scenario: Path, out_dir: Path, trace: bool) -> dict:
         if trace:
             tracemalloc.stop()
     packets = state["results"].packets
-    per_stream = {
-        name: int((packets.stream == i).sum()) for i, name in enumerate(packets.stream_names)
-    }
+    per_stream = {name: len(packets.stream(name)) for name in packets.stream_names}
     return {
         "steps": steps,
         "packets": len(packets),

@@ -46,7 +46,10 @@ and the relay's counters (malformed datagrams, losses and drops by the model, sc
 error) go under ``emulation`` in results.json, which otherwise has the format of ``medlink
 run``'s (``report``, ``plot`` read it unchanged).
 
-docs/emulate.md has the figures of a run and where emulation and simulation differ.
+docs/emulate.md has the figures of a run and where emulation and simulation differ. What is
+emulated is decided in :mod:`netsim.emulate_plan`; the results are built in
+:mod:`netsim.emulate_results`; this module has the media sources, the SDP handling, the run
+and the command.
 """
 
 from __future__ import annotations
@@ -57,20 +60,38 @@ import dataclasses
 import fractions
 import math
 import re
-import struct
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .packetlog import DELIVERED, LOST, ColumnBuffer
-from .plan import ChannelSpec, LinkSpec, NetworkPlan, SizeModel, StreamSpec, VideoSpec
+from .emulate_plan import (
+    CONNECT_TIMEOUT_S,
+    DC_OVERHEAD,
+    DRAIN_S,
+    HEADER,
+    MAGIC,
+    RTP_OVERHEAD,
+    EmulatedStream,
+    EmulationError,
+    EmulationPlan,
+    emulation_plan,
+    stream_role,
+)
+from .emulate_results import (
+    Outcome,
+    _Sent,
+    compare_with_simulation,
+    emulation_results,
+    emulation_section,
+    freezes,
+    render_comparison,
+)
+from .plan import ChannelSpec, StreamSpec, VideoSpec
 from .relay import (
     RelayError,
     RelayProcess,
-    Route,
     enlarge_buffers,
     is_loopback,
     udp_receive_buffer_errors,
@@ -94,209 +115,6 @@ __all__ = [
     "rewrite_candidates",
     "sdp_candidate",
 ]
-
-MAGIC = b"MLNK"
-HEADER = struct.Struct("!4sHIq")  # magic, stream id, sequence number, send time (ns)
-DC_OVERHEAD = 93
-"""On-wire bytes around a data-channel message: IPv4+UDP 28, DTLS 1.2 AES-GCM record 37,
-SCTP common header 12 and DATA chunk header 16."""
-RTP_OVERHEAD = 66
-"""On-wire bytes around an RTP payload: IPv4+UDP 28, RTP 12, aiortc's header extensions
-(abs-send-time, mid) 16, SRTP tag 10."""
-CONNECT_TIMEOUT_S = 20.0
-DRAIN_S = 2.0
-"""Time after the last unit is sent for the ones in flight to arrive (SCTP's first
-retransmission timeout is 1 s in aiortc)."""
-VIDEO_WORDS = ("video", "camera", "endoscope", "ultrasound")
-AUDIO_WORDS = ("voice", "audio")
-UNRELIABLE_WORDS = ("command", "haptic", "control", "teleop")
-
-
-class EmulationError(Exception):
-    """The emulation could not run (nothing to emulate, or the peers did not connect)."""
-
-
-# ----- what is emulated ---------------------------------------------------------------------
-def stream_role(stream: StreamSpec) -> tuple[str, ChannelSpec | None]:
-    """How a plan stream travels in the emulation: ``("video" | "audio" | "datachannel",
-    the data channel's reliability or None)``.
-
-    The one place this mapping lives. A stream with a ``transport`` says it:
-    ``webrtc-video``, ``webrtc-audio``, or ``datachannel`` with its channel section. A bare
-    packet stream is classified by name: one whose name contains video, camera, endoscope or
-    ultrasound is a video track; voice or audio, an audio track; anything else a data
-    channel, unordered with ``maxRetransmits=0`` when its name says command, haptic,
-    control or teleop (a late command is worse than none), reliable and ordered otherwise
-    (vitals, ECG, probes).
-    """
-    if stream.transport is not None:
-        kind = stream.transport.kind
-        if kind == "webrtc-video":
-            return "video", None
-        if kind == "webrtc-audio":
-            return "audio", None
-        return "datachannel", stream.transport.channel or ChannelSpec()
-    name = (stream.group or stream.name).lower()
-    if any(word in name for word in VIDEO_WORDS):
-        return "video", None
-    if any(word in name for word in AUDIO_WORDS):
-        return "audio", None
-    if any(word in name for word in UNRELIABLE_WORDS):
-        return "datachannel", ChannelSpec(ordered=False, max_retransmits=0)
-    return "datachannel", ChannelSpec()
-
-
-@dataclass(frozen=True)
-class EmulatedStream:
-    """One stream as the emulation sends it.
-
-    ``name`` is the name results use (a group's name for the copy emulated); ``spec`` the
-    plan stream, renamed so; ``sender`` ``"a"`` (ambulance, robot) or ``"b"`` (hospital,
-    console); ``index`` the id embedded in its payloads.
-    """
-
-    name: str
-    spec: StreamSpec
-    kind: str
-    sender: str
-    index: int
-    channel: ChannelSpec | None = None
-    video: VideoSpec | None = None
-
-    @property
-    def unit(self) -> str:
-        return {"video": "frame", "audio": "audio frame"}.get(self.kind, "message")
-
-    @property
-    def transport_kind(self) -> str:
-        return {"video": "webrtc-video", "audio": "webrtc-audio"}.get(self.kind, "datachannel")
-
-
-@dataclass(frozen=True)
-class EmulationPlan:
-    """What ``emulate`` runs: the plan as emulated, its streams, and the relay's routes.
-
-    ``plan`` keeps the links, and the streams and budgets the emulation can judge (a
-    group's copies become one stream under the group's name); ``left_out`` says what was
-    dropped and why.
-    """
-
-    plan: NetworkPlan
-    streams: tuple[EmulatedStream, ...]
-    links: dict[str, LinkSpec]
-    routes: dict[tuple[str, str], Route]
-    left_out: tuple[str, ...] = ()
-
-
-def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    return bool(set(a) & set(b))
-
-
-def emulation_plan(plan: NetworkPlan, seconds: float) -> EmulationPlan:
-    """The streams, sides and routes for emulating ``plan`` for ``seconds``.
-
-    Sides: peer A sends the first video stream (else the first stream); a stream is sent by
-    A when its path shares a link with that stream's path, by B otherwise (telesurgery's
-    commands and console audio). A group's copies (bonded paths) become one stream: the
-    copy on A's path, else the first; there is one ICE path between the peers. Feedback
-    streams are left out: the real stack sends its own RTCP and SACKs.
-
-    Routes, per direction: RTP takes the path of the first video (else audio) stream that
-    side sends, DTLS (the data channels) the path of its first data-channel stream, and
-    everything else (STUN, RTCP) the data-channel path, else the media path. A direction
-    in which no stream is sent takes the first feedback path a stream names, else an ideal
-    mirror of the other direction: its base delay, no loss, no queue (as the simulator's
-    feedback without a feedback path).
-    """
-    left_out: list[str] = []
-    candidates = [s for s in plan.streams if s.kind != "feedback"]
-    left_out += [
-        f"{s.name}: feedback (the stack sends its own)"
-        for s in plan.streams
-        if s.kind == "feedback"
-    ]
-    if not candidates:
-        raise EmulationError(f"scenario {plan.name!r} has no stream to emulate")
-    roles = {s.name: stream_role(s) for s in candidates}
-    first = next((s for s in candidates if roles[s.name][0] == "video"), candidates[0])
-    forward = first.path
-    chosen: list[StreamSpec] = []
-    seen_groups: dict[str, StreamSpec] = {}
-    for s in candidates:
-        if s.group is None:
-            chosen.append(s)
-            continue
-        copies = [c for c in candidates if c.group == s.group]
-        pick = next((c for c in copies if _overlap(c.path, forward)), copies[0])
-        if s.group not in seen_groups:
-            seen_groups[s.group] = pick
-            chosen.append(pick)
-        if s is not pick:
-            left_out.append(f"{s.name}: a copy of {s.group!r} (one path between the peers)")
-    streams: list[EmulatedStream] = []
-    for index, s in enumerate(chosen):
-        kind, channel = roles[s.name]
-        name = s.group or s.name
-        spec = dataclasses.replace(s, name=name, group=None, source=None, gate=None)
-        video = s.transport.video if s.transport is not None else None
-        sender = "a" if _overlap(s.path, forward) else "b"
-        streams.append(EmulatedStream(name, spec, kind, sender, index, channel, video))
-    names = {s.name for s in streams}
-    budgets = tuple(b for b in plan.budgets if b.stream in names)
-    left_out += [
-        f"budget {b.metric_name} on {b.stream!r}: stream not emulated"
-        for b in plan.budgets
-        if b.stream not in names
-    ]
-    links = dict(plan.links)
-    routes: dict[tuple[str, str], Route] = {}
-    for direction, side in (("ab", "a"), ("ba", "b")):
-        mine = [s for s in streams if s.sender == side]
-        media = next((s for s in mine if s.kind == "video"), None) or next(
-            (s for s in mine if s.kind == "audio"), None
-        )
-        data = next((s for s in mine if s.kind == "datachannel"), None)
-        if media is not None:
-            routes[(direction, "rtp")] = Route(media.name, media.spec.path)
-        if data is not None:
-            routes[(direction, "dtls")] = Route(data.name, data.spec.path)
-        base = data or media
-        if base is not None:
-            routes[(direction, "*")] = Route(f"{direction}:control", base.spec.path)
-    for direction, other in (("ab", "ba"), ("ba", "ab")):
-        if (direction, "*") in routes:
-            continue
-        feedback = next(
-            (
-                s.transport.feedback_path
-                for s in chosen
-                if s.transport is not None and s.transport.feedback_path
-            ),
-            (),
-        )
-        if feedback:
-            routes[(direction, "*")] = Route(f"{direction}:control", tuple(feedback))
-            continue
-        path = routes[(other, "*")].path
-        mirror = f"mirror-{direction}"
-        links[mirror] = LinkSpec(name=mirror, delay_s=sum(links[n].delay_s for n in path))
-        routes[(direction, "*")] = Route(f"{direction}:control", (mirror,))
-    emulated = dataclasses.replace(
-        plan,
-        streams=tuple(s.spec for s in streams),
-        budgets=budgets,
-        duration_s=float(seconds),
-        drain_s=DRAIN_S,
-        replications=1,
-    )
-    return EmulationPlan(emulated, tuple(streams), links, routes, tuple(left_out))
-
-
-def stream_route(eplan: EmulationPlan, s: EmulatedStream) -> Route:
-    """The relay route a stream's datagrams take (RTP for media, DTLS for data channels)."""
-    direction = "ab" if s.sender == "a" else "ba"
-    klass = "dtls" if s.kind == "datachannel" else "rtp"
-    return eplan.routes.get((direction, klass)) or eplan.routes[(direction, "*")]
 
 
 # ----- the media sources --------------------------------------------------------------------
@@ -373,20 +191,6 @@ def _media_track_base():
     from aiortc.mediastreams import MediaStreamTrack
 
     return MediaStreamTrack
-
-
-class _Sent:
-    """What a sender sent: per unit its sequence number, send time (s, model) and size."""
-
-    def __init__(self) -> None:
-        self.seq: list[int] = []
-        self.t: list[float] = []
-        self.size: list[int] = []
-
-    def add(self, seq: int, t: float, size: int) -> None:
-        self.seq.append(seq)
-        self.t.append(t)
-        self.size.append(size)
 
 
 def make_video_track(stream: EmulatedStream, seed: int, filler: bytes, clock: _Clock):
@@ -579,25 +383,6 @@ def rewrite_candidates(sdp: str, address: tuple[str, int]) -> str:
 
 
 # ----- the run ----------------------------------------------------------------------------
-@dataclass
-class Outcome:
-    """What an emulation measured, before statistics."""
-
-    sent: dict[str, _Sent]
-    arrivals: list[tuple[int, int, float, float]]
-    complete: dict[tuple[int, int], float] = field(default_factory=dict)
-    stats: dict[str, dict] = field(default_factory=dict)
-    relay: dict = field(default_factory=dict)
-    transit_ms: dict[str, dict] = field(default_factory=dict)
-    sources: dict[str, dict] = field(default_factory=dict)
-    remb: dict[str, list] = field(default_factory=dict)
-    connect_s: float = math.nan
-    wall_s: float = math.nan
-    cpu_s: float = math.nan
-    dynamics: dict = field(default_factory=dict)
-    unreadable: int = 0
-
-
 def _stats_json(report) -> list[dict]:
     out = []
     for stats in report.values():
@@ -977,320 +762,6 @@ def _vitals_body(index: int) -> bytes:
         '"resp_rpm":14,"etco2_mmhg":38,"ecg_mv":[0.1,0.3,1.2,-0.2,0.0,0.1,0.2,0.1]}'
     )
     return (text * 64).encode()
-
-
-# ----- results ----------------------------------------------------------------------------
-def emulation_results(eplan: EmulationPlan, outcome: Outcome, seed: int):
-    """The :class:`netsim.results.Results` of an emulation: one row per unit (frame,
-    message) per stream, in the format ``medlink run`` writes."""
-    from .results import build_results
-    from .simulation import EventLog, Simulation
-    from .webrtc.session import TransportReport
-
-    received: dict[tuple[int, int], float] = {}
-    for index, seq, _t_send, t_recv in outcome.arrivals:
-        key = (index, seq)
-        if key not in received or t_recv < received[key]:
-            received[key] = t_recv
-    buffer = ColumnBuffer(sum(len(v.seq) for v in outcome.sent.values()) + 16)
-    reports = {}
-    for i, s in enumerate(eplan.streams):
-        sent = outcome.sent.get(s.name) or _Sent()
-        seq = np.asarray(sent.seq, dtype=np.int64)
-        t_send = np.asarray(sent.t, dtype=np.float64)
-        t_recv = np.array([received.get((s.index, k), np.nan) for k in sent.seq], dtype=float)
-        fate = np.where(np.isfinite(t_recv), DELIVERED, LOST).astype(np.int8)
-        buffer.append(
-            stream=np.full(seq.size, i, dtype=np.int16),
-            seq=seq,
-            size_bytes=np.asarray(sent.size, dtype=np.int64),
-            t_send_s=t_send,
-            t_recv_s=t_recv,
-            fate=fate,
-        )
-        stats = _w3c_stats(s, outcome, sent, t_recv)
-        detail = {"source": outcome.sources.get(s.name, {})}
-        if s.kind == "datachannel":
-            detail["mode"] = _channel_mode(s.channel or ChannelSpec())
-        else:
-            count, total = freezes(t_recv)
-            stats["freezeCount"], stats["totalFreezesDuration"] = count, total
-        if s.kind == "video":
-            complete = np.array(
-                [outcome.complete.get((s.index, k), np.nan) for k in sent.seq], dtype=float
-            )
-            detail["frame_complete_latency_ms"] = _percentiles_ms(complete - t_send)
-        reports[s.name] = TransportReport(
-            kind=s.transport_kind,
-            unit=s.unit,
-            stats=stats,
-            unit_t_s=t_send,
-            unit_latency_s=t_recv - t_send,
-            detail=detail,
-        )
-    log = buffer.freeze(tuple(s.name for s in eplan.streams), tuple(eplan.plan.links))
-    sim = Simulation(
-        plan=dataclasses.replace(eplan.plan, seed=seed),
-        seed=seed,
-        packets=log,
-        events=EventLog(),
-        dynamics=outcome.dynamics,
-        transport=reports,
-    )
-    return build_results(sim)
-
-
-def freezes(t_recv_s: np.ndarray) -> tuple[int, float]:
-    """W3C freezeCount and totalFreezesDuration of frames received at ``t_recv_s``.
-
-    A freeze is a gap between consecutive frames longer than max(3 x the mean gap, the mean
-    gap + 150 ms) (webrtc-stats, RTCInboundRtpStreamStats.freezeCount), the mean over the
-    whole run rather than a running one.
-    """
-    t = np.sort(t_recv_s[np.isfinite(t_recv_s)])
-    if t.size < 3:
-        return 0, 0.0
-    gaps = np.diff(t)
-    mean = float(gaps.mean())
-    frozen = gaps[gaps > max(3.0 * mean, mean + 0.150)]
-    return int(frozen.size), float(frozen.sum())
-
-
-def _channel_mode(channel: ChannelSpec) -> str:
-    order = "ordered" if channel.ordered else "unordered"
-    if channel.max_retransmits is not None:
-        return f"{order}, maxRetransmits={channel.max_retransmits}"
-    if channel.max_packet_lifetime_s is not None:
-        return f"{order}, maxPacketLifeTime={channel.max_packet_lifetime_s * 1e3:g}ms"
-    return f"reliable, {order}"
-
-
-def _percentiles_ms(latency_s: np.ndarray) -> dict | None:
-    values = latency_s[np.isfinite(latency_s)] * 1e3
-    if not values.size:
-        return None
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {
-        "units": int(values.size),
-        "mean": float(values.mean()),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
-        "max": float(values.max()),
-    }
-
-
-def _w3c_stats(s: EmulatedStream, outcome: Outcome, sent: _Sent, t_recv: np.ndarray) -> dict:
-    """A stream's counters under W3C webrtc-stats names (what aiortc reports, and ours)."""
-    delivered = int(np.isfinite(t_recv).sum())
-    if s.kind == "datachannel":
-        stats = outcome.stats.get(s.name, {})
-        return {
-            "messagesSent": len(sent.seq),
-            "messagesReceived": delivered,
-            "bytesSent": int(sum(sent.size)),
-            "retransmissions": stats.get("retransmissions", 0),
-        }
-    out: dict[str, float | int] = {
-        "framesSent": len(sent.seq),
-        "framesDecoded": delivered,  # handed to the (pass-through) decoder
-    }
-    clock_rate = 90000.0 if s.kind == "video" else 48000.0
-    media_ssrc = None
-    for entry in outcome.stats.get(s.name, {}).get("sender", []):
-        if entry.get("type") == "outbound-rtp":
-            media_ssrc = entry.get("ssrc")
-            out["packetsSent"] = entry.get("packetsSent", 0)
-            out["bytesSent"] = entry.get("bytesSent", 0)
-        if entry.get("type") == "remote-inbound-rtp" and entry.get("roundTripTime") is not None:
-            out["roundTripTime"] = entry["roundTripTime"]
-    # The media SSRC's inbound-rtp (aiortc reports the RTX SSRC's apart).
-    inbound = [
-        e
-        for e in outcome.stats.get(s.name, {}).get("receiver", [])
-        if e.get("type") == "inbound-rtp"
-    ]
-    for entry in inbound:
-        if entry.get("ssrc") == media_ssrc or len(inbound) == 1:
-            out["packetsReceived"] = entry.get("packetsReceived", 0)
-            out["packetsLost"] = entry.get("packetsLost", 0)
-            out["jitter"] = entry.get("jitter", 0) / clock_rate
-        else:
-            out["retransmittedPacketsReceived"] = entry.get("packetsReceived", 0)
-    source = outcome.sources.get(s.name, {})
-    if "nacks_received" in source:
-        out["nackCount"] = source["nacks_received"]
-        out["pliCount"] = source["plis_received"]
-    return out
-
-
-def emulation_section(eplan: EmulationPlan, outcome: Outcome, seconds: float) -> dict:
-    """The ``emulation`` key of results.json."""
-    from .results import json_safe
-
-    remb = {}
-    for name, values in outcome.remb.items():
-        if values:
-            rates = np.array([v for _, v in values])
-            remb[name] = {
-                "estimates": len(values),
-                "first_mbps": float(rates[0] / 1e6),
-                "min_mbps": float(rates.min() / 1e6),
-                "last_mbps": float(rates[-1] / 1e6),
-            }
-    return json_safe(
-        {
-            "tool": _versions(),
-            "seconds": seconds,
-            "drain_s": DRAIN_S,
-            "connect_s": outcome.connect_s,
-            "wall_s": outcome.wall_s,
-            "cpu_s": outcome.cpu_s,
-            "cpu_load": outcome.cpu_s / outcome.wall_s if outcome.wall_s else None,
-            "streams": {
-                s.name: {
-                    "kind": s.kind,
-                    "sender": {"a": "A (ambulance/robot)", "b": "B (hospital/console)"}[s.sender],
-                    "path": list(s.spec.path),
-                    "channel": None if s.channel is None else dataclasses.asdict(s.channel),
-                    "source_lateness": outcome.sources.get(s.name),
-                    "remb": remb.get(s.name),
-                }
-                for s in eplan.streams
-            },
-            "getStats": outcome.stats,
-            "relay": outcome.relay,
-            "network_latency_ms": {
-                s.name: outcome.transit_ms.get(stream_route(eplan, s).stream) for s in eplan.streams
-            },
-            "network_latency_by_route_ms": outcome.transit_ms,
-            "unreadable_units": outcome.unreadable,
-            "left_out": list(eplan.left_out),
-        }
-    )
-
-
-def _versions() -> dict:
-    import aiortc
-
-    return {"aiortc": aiortc.__version__}
-
-
-# ----- comparison with the simulator --------------------------------------------------------
-def _with_feedback(plan: NetworkPlan) -> NetworkPlan:
-    """The plan with the feedback streams its WebRTC streams name (the emulated plan leaves
-    them out: the real stack sends its own feedback), so the simulator can run it."""
-    names = {s.name for s in plan.streams}
-    extra = [
-        StreamSpec(
-            name=t.feedback_stream,
-            kind="feedback",
-            rate_pps=20.0,
-            size=SizeModel(mean_bytes=100.0),
-            path=t.feedback_path,
-            start_s=s.start_s,
-        )
-        for s in plan.streams
-        if (t := s.transport) is not None
-        and t.feedback_path
-        and t.feedback_stream is not None
-        and t.feedback_stream not in names
-    ]
-    return dataclasses.replace(plan, streams=plan.streams + tuple(extra)) if extra else plan
-
-
-def compare_with_simulation(eplan: EmulationPlan, emulated: dict, seed: int) -> dict:
-    """Simulate the emulated plan and set the two side by side, stream by stream.
-
-    Per stream: latency percentiles (ms) and loss of its units (video frames, data-channel
-    messages: the simulator's WebRTC section when its streams have a transport, its packets
-    otherwise), for the simulation, the emulation and the difference (emulated minus
-    simulated); and the relay's network latency for the stream's route.
-    """
-    from .engine import run as run_plan
-
-    simulated = run_plan(_with_feedback(eplan.plan), seed=seed).to_dict()
-    rows = {}
-    for name, emu in emulated["streams"].items():
-        sim = simulated["streams"].get(name)
-        if sim is None:
-            continue
-        sim_lat, sim_loss, sim_unit = _unit_figures(sim)
-        emu_lat, emu_loss = emu["latency_ms"], emu["loss_rate"]
-        keys = ("p50", "p95", "p99", "max")
-        rows[name] = {
-            "simulated_unit": sim_unit,
-            "simulated_ms": {k: sim_lat.get(k) for k in keys},
-            "emulated_ms": {k: emu_lat.get(k) for k in keys},
-            "difference_ms": {
-                k: None
-                if sim_lat.get(k) is None or emu_lat.get(k) is None
-                else emu_lat[k] - sim_lat[k]
-                for k in keys
-            },
-            "simulated_loss": sim_loss,
-            "emulated_loss": emu_loss,
-            "relay_network_ms": emulated.get("emulation", {})
-            .get("network_latency_ms", {})
-            .get(name),
-        }
-    return {"seed": seed, "streams": rows}
-
-
-def _unit_figures(stream: dict) -> tuple[dict, float | None, str]:
-    webrtc = stream.get("webrtc")
-    if webrtc:
-        return webrtc.get("latency_ms") or {}, webrtc.get("unit_loss_rate"), webrtc.get("unit")
-    return stream.get("latency_ms") or {}, stream.get("loss_rate"), "packet"
-
-
-def render_comparison(comparison: dict) -> str:
-    """The comparison as a plain-text table."""
-
-    def ms(v):
-        return "-" if v is None else f"{v:.1f}"
-
-    def pct(v):
-        return "-" if v is None else f"{v:.2%}"
-
-    header = [
-        "stream",
-        "unit (sim)",
-        "p50 sim",
-        "p50 emu",
-        "p99 sim",
-        "p99 emu",
-        "loss sim",
-        "loss emu",
-        "net p50",
-    ]
-    rows = []
-    for name, r in comparison["streams"].items():
-        net = r.get("relay_network_ms") or {}
-        rows.append(
-            [
-                name,
-                str(r["simulated_unit"]),
-                ms(r["simulated_ms"]["p50"]),
-                ms(r["emulated_ms"]["p50"]),
-                ms(r["simulated_ms"]["p99"]),
-                ms(r["emulated_ms"]["p99"]),
-                pct(r["simulated_loss"]),
-                pct(r["emulated_loss"]),
-                ms(net.get("p50")),
-            ]
-        )
-    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
-    lines = ["simulation vs emulation (latency in ms; net: the relay's link model alone)"]
-    for cells in [header, *rows]:
-        lines.append(
-            "  ".join(
-                f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-        )
-    lines.append("why they differ: docs/emulate.md")
-    return "\n".join(lines)
 
 
 # ----- the command --------------------------------------------------------------------------

@@ -511,7 +511,8 @@ def test_emulate_bad_input_writes_nothing(tmp_path, capsys):
 def test_compare_simulates_the_feedback_streams_the_emulation_leaves_out():
     """--compare on a stream with a feedback path: the simulator needs its feedback stream."""
     from netsim import load_scenario_text
-    from netsim.emulate import _with_feedback, emulation_plan
+    from netsim.emulate import emulation_plan
+    from netsim.emulate_results import _with_feedback
 
     text = """\
 name: fb

@@ -31,6 +31,7 @@ __all__ = [
     "OpportunitySchedule",
     "MAHIMAHI_PACKET_BYTES",
     "zero_during",
+    "sorted_search",
 ]
 
 MAHIMAHI_PACKET_BYTES = 1504  # PACKET_SIZE in mahimahi src/frontend/link_queue.hh
@@ -86,10 +87,21 @@ class RateSchedule(ServiceCurve):
         period_work = float(cum[-1]) if self.period_s is not None else math.inf
         object.__setattr__(self, "_period_work", period_work)
 
-    def _base_work(self, t: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(self.t_s, t, side="right") - 1
+    def _segment_columns(self, table: np.ndarray, x: np.ndarray, side: str, *columns):
+        """``column[max(searchsorted(table, x, side) - 1, 0)]`` for each column: repeated
+        per segment when ``x`` is long and sorted (no index array, no gather)."""
+        counts = segment_counts(table, x, side)
+        if counts is not None:
+            return [np.repeat(column, counts) for column in columns]
+        i = sorted_search(table, x, side) - 1
         np.maximum(i, 0, out=i)
-        return self._cum[i] + (np.maximum(t, 0.0) - self.t_s[i]) * self._bytes_per_s[i]
+        return [column[i] for column in columns]
+
+    def _base_work(self, t: np.ndarray) -> np.ndarray:
+        cum, start, bytes_per_s = self._segment_columns(
+            self.t_s, t, "right", self._cum, self.t_s, self._bytes_per_s
+        )
+        return cum + (np.maximum(t, 0.0) - start) * bytes_per_s
 
     def work_at(self, t_s: np.ndarray) -> np.ndarray:
         t = np.asarray(t_s, dtype=np.float64)
@@ -103,11 +115,13 @@ class RateSchedule(ServiceCurve):
         # within rounding of a breakpoint's level counts as reaching it, so that a level held
         # by a silent stretch is reached at the stretch's start, not its end.
         slack = np.abs(work) * 1e-12
-        i = np.searchsorted(self._cum, work - slack, side="left") - 1
-        np.maximum(i, 0, out=i)
-        rate = self._bytes_per_s[i]
+        rate, start, cum = self._segment_columns(
+            self._cum, work - slack, "left", self._bytes_per_s, self.t_s, self._cum
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = self.t_s[i] + (work - self._cum[i]) / rate
+            t = start + (work - cum) / rate
+        if work.ndim == 1 and work.size and bool((rate > 0).all()) and bool((work > 0.0).all()):
+            return t  # what the two wheres below leave it
         return np.where(work <= 0.0, 0.0, np.where(rate > 0, t, np.inf))
 
     def time_of(self, work_bytes: np.ndarray) -> np.ndarray:
@@ -166,6 +180,38 @@ class OpportunitySchedule(ServiceCurve):
 
     def mean_rate_bps(self) -> float:
         return self.times_s.size * self.bytes_each * 8.0 / self.period_s
+
+
+def sorted_search(table: np.ndarray, x: np.ndarray, side: str) -> np.ndarray:
+    """``np.searchsorted(table, x, side)``, for a sorted ``table``.
+
+    When ``x`` is long and non-decreasing (the arrivals and departures of a FIFO queue), the
+    search runs the other way, each table entry into ``x`` (``p_k``), and the index of ``x_j``
+    is the number of entries with ``p_k <= j``: the same integers, found several times faster.
+    """
+    x = np.asarray(x)
+    if x.ndim != 1 or x.size < 2 * table.size + 64 or not (x[1:] >= x[:-1]).all():
+        return np.searchsorted(table, x, side=side)
+    # "right": table[k] <= x_j exactly when j >= #{x < table[k]}; "left": < and <=.
+    first = np.searchsorted(x, table, side="left" if side == "right" else "right")
+    return np.cumsum(np.bincount(first, minlength=x.size + 1)[: x.size])
+
+
+def segment_counts(table: np.ndarray, x: np.ndarray, side: str) -> np.ndarray | None:
+    """For a long non-decreasing ``x``, how many of its values have each index
+    ``max(np.searchsorted(table, x, side) - 1, 0)``; None otherwise (``x`` short or unsorted).
+
+    ``np.repeat(column, counts)`` is then ``column[index]``.
+    """
+    x = np.asarray(x)
+    if x.ndim != 1 or x.size < 2 * table.size + 64 or not (x[1:] >= x[:-1]).all():
+        return None
+    first = np.empty(table.size + 1, dtype=np.int64)  # the first x at each index + 1
+    first[:-1] = np.searchsorted(x, table, side="left" if side == "right" else "right")
+    first[-1] = x.size
+    counts = np.diff(first)
+    counts[0] += first[0]  # index -1, before the table, is clamped to 0
+    return counts
 
 
 def zero_during(

@@ -113,7 +113,7 @@ class LinkRuntime:
         spec = self.spec
         n = depart.size
         jitter = np.zeros(n)
-        lost = np.zeros(n, dtype=bool)
+        lost = None
         per_packet_jitter = spec.jitter.active and not spec.jitter.timed
         if spec.jitter.timed and admitted.any():
             jitter[admitted] = self.dynamics.jitter_at(depart[admitted])
@@ -122,24 +122,41 @@ class LinkRuntime:
             # The streams present, ascending (stream indices are small and >= 0: a count
             # per index is quicker than np.unique's sort or hash).
             present = stream[:1] if single else np.flatnonzero(np.bincount(stream[admitted]))
+            everyone = single and bool(admitted.all())
             for s in present:
+                if everyone:  # every row: whole arrays instead of an index
+                    if per_packet_jitter:
+                        jitter = draw_jitter(spec.jitter, self.rng(int(s), "jitter"), n)
+                    if spec.loss.active:
+                        lost = self._lose(int(s), depart)
+                    continue
                 rows = np.flatnonzero(admitted if single else admitted & (stream == s))
                 if not rows.size:
                     continue
                 if per_packet_jitter:
                     jitter[rows] = draw_jitter(spec.jitter, self.rng(int(s), "jitter"), rows.size)
                 if spec.loss.active:
+                    if lost is None:
+                        lost = np.zeros(n, dtype=bool)
                     lost[rows] = self._lose(int(s), depart[rows])
-        fate[lost] = LOST
+        if lost is not None:
+            fate[lost] = LOST
         recv = depart + spec.delay_s + jitter
-        recv[fate != 0] = np.nan
-        if not spec.jitter.reorder:
-            passed = np.flatnonzero(fate == 0)
-            if passed.size:
-                ordered = np.maximum.accumulate(recv[passed])
-                np.maximum(ordered, self.last_recv_s, out=ordered)
-                recv[passed] = ordered
-                self.last_recv_s = float(ordered[-1])
+        failed = fate != 0
+        some_failed = bool(failed.any())
+        if some_failed:
+            recv[failed] = np.nan
+        if not spec.jitter.reorder and n:
+            # FIFO: each passed packet leaves no earlier than those before it. The running
+            # maximum skipping NaN (the failed rows) is that over the passed packets before.
+            ordered = np.fmax.accumulate(recv)
+            np.maximum(ordered, self.last_recv_s, out=ordered)
+            last = float(ordered[-1])
+            if last == last:  # some packet passed
+                self.last_recv_s = last
+                if some_failed:
+                    ordered[failed] = np.nan
+                recv = ordered
         return recv
 
     def _lose(self, stream: int, depart_s: np.ndarray) -> np.ndarray:
@@ -152,9 +169,61 @@ class LinkRuntime:
             bad = self.dynamics.bad.contains(depart_s)
             threshold = np.where(bad, model.loss_bad, model.loss_good)
             return self.rng(stream, "loss").random(n) < threshold
-        states = gilbert_elliott_states(
-            self.rng(stream, "ge-state").random(n), model, self._ge_state.get(stream, -1)
-        )
+        u = self.rng(stream, "ge-state").random(n)
+        previous = self._ge_state.get(stream, -1)
+        sparse = _gilbert_elliott_bad_rows(u, model, previous)
+        if sparse is not None:
+            bad_rows, last = sparse
+            self._ge_state[stream] = last
+            draw = self.rng(stream, "loss").random(n)
+            lost = draw < model.loss_good
+            lost[bad_rows] = draw[bad_rows] < model.loss_bad
+            return lost
+        states = gilbert_elliott_states(u, model, previous)
         self._ge_state[stream] = int(states[-1])
         threshold = np.where(states == 1, model.loss_bad, model.loss_good)
         return self.rng(stream, "loss").random(n) < threshold
+
+
+def _gilbert_elliott_bad_rows(
+    u: np.ndarray, model: LossModel, previous: int, reach: int = 32
+) -> tuple[np.ndarray, int] | None:
+    """The rows in the Bad state of :func:`gilbert_elliott_states`, ascending, and the last
+    state, found from the swaps alone; None when this shortcut does not apply.
+
+    With ``p < r`` every constant map sets Good, so the state is Good except on stretches
+    that start at a swap (or at the chain's start, if Bad there) and end at the next
+    constant map; a row is Bad when an odd number of those stretches cover it. With rare
+    swaps the stretches are few and short: each end is looked for within ``reach`` rows, and
+    the shortcut gives up if one is not found there.
+    """
+    n = u.size
+    if n < 4 * reach or not model.p < model.r:
+        return None
+    low, high = model.p, model.r  # u < p: a swap; p <= u < r: to Good; else no change
+    begin = np.flatnonzero(u < low)
+    if begin.size > n // (4 * reach):
+        return None
+    if previous < 0:
+        # Row 0 draws the state from the stationary law: a constant map, Bad or Good.
+        pi_bad = model.p / (model.p + model.r)
+        begin = begin[begin > 0]
+        if u[0] < pi_bad:
+            begin = np.concatenate([[0], begin])
+    elif previous > 0:
+        begin = np.concatenate([[-1], begin])  # Bad before row 0: a stretch from row 0
+    if not begin.size:
+        return np.empty(0, dtype=np.int64), 0
+    window = np.minimum(begin[:, None] + np.arange(1, reach + 1), n - 1)
+    seen = u[window]
+    at_end = (seen >= low) & (seen < high)
+    found = at_end.any(axis=1)
+    if not (found | (begin + reach >= n - 1)).all():
+        return None
+    end = np.where(found, window[np.arange(begin.size), at_end.argmax(axis=1)], n)
+    begin = np.maximum(begin, 0)
+    length = end - begin
+    rows = np.repeat(end - length.cumsum(), length) + np.arange(int(length.sum()))
+    rows, times = np.unique(rows, return_counts=True)
+    bad = rows[(times & 1) == 1]
+    return bad, int(bad.size > 0 and bad[-1] == n - 1)

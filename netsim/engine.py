@@ -363,6 +363,18 @@ def _arrival_order(t: np.ndarray, stream: np.ndarray, seq) -> np.ndarray | None:
         return None
     if (t[1:] > t[:-1]).all():
         return None
+    if (t[1:] >= t[:-1]).all():
+        # Sorted with ties (a FIFO link hands the next hop equal times): already in order if
+        # (stream, seq) rises across every tie, which is what the lexsort below would keep.
+        tie = np.flatnonzero(t[1:] == t[:-1])
+        s0, s1 = stream[tie], stream[tie + 1]
+        if (s1 > s0).all():
+            return None
+        if (s1 >= s0).all():
+            q = seq()
+            same = s1 == s0
+            if (q[tie + 1][same] > q[tie][same]).all():
+                return None
     order = np.argsort(t, kind="stable")
     ts = t[order]
     if (ts[1:] > ts[:-1]).all():

@@ -47,7 +47,7 @@ from memory import peak_mib, reset_peak
 from simpy_full import compare_with_engine, full_plan, simulate_full
 
 import netsim
-from netsim import engine
+from netsim import compiled, engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SCENARIO = ROOT / "scenarios" / "ambulance-bonded.yaml"
@@ -190,6 +190,7 @@ def target_one(args) -> dict:
         base = Phase(f"simpy per-packet model, rho {rho:g}", args.simpy_seconds)
         sim = Phase(f"medlink simulate, rho {rho:g}", args.engine_seconds)
         run = Phase(f"medlink run (simulate + stats), rho {rho:g}", args.engine_seconds)
+        plain = Phase(f"medlink simulate, numpy only, rho {rho:g}", args.engine_seconds)
         fates = events = None
         for _ in range(args.repeat):
             events = base.measure(
@@ -203,11 +204,19 @@ def target_one(args) -> dict:
             run.measure(  # as the CLI runs it: no packet log
                 lambda p=engine_plan: (len(engine.run(p, packets=False).packets), None)
             )
+            # The same without the compiled kernels, when this run uses them.
+            if compiled.installed() and compiled.wanted(engine._expected_packets(engine_plan)):
+                os.environ["MEDLINK_JIT"] = "0"
+                try:
+                    plain.measure(lambda p=engine_plan: (len(engine.simulate(p).packets), None))
+                finally:
+                    del os.environ["MEDLINK_JIT"]
         assert fates is not None
         out[key].update(
             simpy=base,
             simulate=sim,
             run=run,
+            **({"numpy_only": plain} if plain.wall else {}),
             simpy_events_per_packet=events / base.count,
             engine_fates={
                 "delivered": int(fates[0]),
@@ -229,7 +238,10 @@ def print_target_one(figures: dict, repeat: int) -> None:
     print("-" * len(head))
     for key in figures:
         base = figures[key]["simpy"]
-        for phase in (figures[key]["simulate"], figures[key]["run"], base):
+        phases = [figures[key]["simulate"], figures[key]["run"], base]
+        if "numpy_only" in figures[key]:
+            phases.insert(2, figures[key]["numpy_only"])
+        for phase in phases:
             print(
                 f"{phase.label:42} {phase.sim_s:>6g} {phase.count:>10,} {phase.median:>7.3f} "
                 f"{phase.spread():>10} {statistics.median(phase.user):>6.2f} "
@@ -243,7 +255,16 @@ def print_target_one(figures: dict, repeat: int) -> None:
             f"{fates['dropped'] / n:.3%} dropped by full buffers; "
             f"simpy events per packet {figures[key]['simpy_events_per_packet']:.1f})"
         )
-    print(f"(medians of {repeat}; the three rows of a case are interleaved in each repetition)")
+    print(f"(medians of {repeat}; the rows of a case are interleaved in each repetition)")
+    print(
+        "(compiled kernels: "
+        + (
+            "numba, netsim.compiled; 'numpy only' is MEDLINK_JIT=0"
+            if compiled.installed()
+            else "not used: numba is not installed"
+        )
+        + ")"
+    )
 
 
 # -- target 2 -------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import compiled
+
 __all__ = [
     "ServiceCurve",
     "RateSchedule",
@@ -80,7 +82,8 @@ class RateSchedule(ServiceCurve):
         object.__setattr__(self, "rate_bps", rate)
         bytes_per_s = rate / 8.0
         ends = np.append(t[1:], self.period_s if self.period_s is not None else np.inf)
-        spans = np.where(bytes_per_s > 0, (ends - t) * bytes_per_s, 0.0)
+        with np.errstate(invalid="ignore"):  # inf * 0 for a last rate of 0, not taken
+            spans = np.where(bytes_per_s > 0, (ends - t) * bytes_per_s, 0.0)
         cum = np.concatenate([[0.0], np.cumsum(spans)])
         object.__setattr__(self, "_bytes_per_s", bytes_per_s)
         object.__setattr__(self, "_cum", cum[:-1])  # W at each t_s[i]
@@ -98,6 +101,8 @@ class RateSchedule(ServiceCurve):
         return [column[i] for column in columns]
 
     def _base_work(self, t: np.ndarray) -> np.ndarray:
+        if t.ndim == 1 and t.size >= 64 and compiled.active():
+            return compiled.schedule_work(self, t)
         cum, start, bytes_per_s = self._segment_columns(
             self.t_s, t, "right", self._cum, self.t_s, self._bytes_per_s
         )
@@ -114,6 +119,8 @@ class RateSchedule(ServiceCurve):
         # First breakpoint at or beyond the work; the segment before it serves the rest. Work
         # within rounding of a breakpoint's level counts as reaching it, so that a level held
         # by a silent stretch is reached at the stretch's start, not its end.
+        if work.ndim == 1 and work.size >= 64 and compiled.active():
+            return compiled.schedule_time(self, work)
         slack = np.abs(work) * 1e-12
         rate, start, cum = self._segment_columns(
             self._cum, work - slack, "left", self._bytes_per_s, self.t_s, self._cum

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
+from . import compiled
 from .link import LinkRuntime
 from .packetlog import DELIVERED, ColumnBuffer
 from .plan import NetworkPlan, StreamSpec
@@ -429,7 +430,8 @@ def simulate(
     state.progress = progress
     env = simpy.Environment()
     env.process(state.clock(env))
-    env.run()
+    with compiled.enabled(compiled.wanted(_expected_packets(plan))):
+        env.run()
     if state.lean is not None:
         state.retire(final=True)
         log = state.lean.freeze()

@@ -18,6 +18,7 @@ from collections import deque
 
 import numpy as np
 
+from . import compiled
 from .capacity import ServiceCurve
 from .packetlog import DROPPED
 
@@ -47,7 +48,13 @@ class FifoQueue:
     ``kind`` is ``"unlimited"``, ``"bytes"`` or ``"packets"``; the limit counts the packets
     admitted and not yet fully serialised, the one in service included (docs/model.md).
     With a ``curve`` the capacity follows it and ``capacity_bps`` is ignored.
+
+    A finite buffer is served by :mod:`netsim.compiled`'s compiled pass when numba is
+    installed (the same results to the bit), else by the numpy stretches below;
+    ``use_compiled = False`` on a queue (or its class) forces the numpy version.
     """
+
+    use_compiled = True
 
     def __init__(
         self,
@@ -65,7 +72,7 @@ class FifoQueue:
         # Admitted packets not yet fully serialised (only tracked with a finite buffer).
         self._sys_depart = np.empty(0)
         self._sys_size = np.empty(0, dtype=np.int64)
-        self._loop_length = 32
+        self._loop_length = compiled.LOOP_MIN
 
     def serve(self, arrival_s: np.ndarray, size_bytes: np.ndarray, fate: np.ndarray) -> np.ndarray:
         """Departure times of arrivals sorted by time; refused packets get ``fate`` DROPPED
@@ -76,7 +83,9 @@ class FifoQueue:
             service_s = size_bytes.astype(np.float64)
         else:
             service_s = size_bytes * (8.0 / self.capacity_bps)
-        if not self.unlimited:
+        if not self.unlimited and arrival_s.size and self.use_compiled and compiled.active():
+            depart = compiled.serve_finite(self, arrival_s, service_s, size_bytes, fate, DROPPED)
+        elif not self.unlimited:
             depart = self._serve_finite(arrival_s, service_s, size_bytes, fate)
         else:
             depart = lindley_departures(arrival_s, service_s, self.free_s)
@@ -107,11 +116,11 @@ class FifoQueue:
         limit, by_bytes = self.limit, self.by_bytes
         pos = 0
         while pos < n:
-            stop = min(n, pos + 16384)
+            stop = min(n, pos + compiled.STRETCH)
             # The stretch's departures, bound and occupancy at each packet depend only on the
             # packets before it, so a short head is tried first: where the bound fails on the
             # head it fails on the stretch, and an overflow in the head is the stretch's first.
-            head = min(stop, pos + 256) if self._loop_length > 32 else stop
+            head = min(stop, pos + 256) if self._loop_length > compiled.LOOP_MIN else stop
             held, held_size = self._sys_depart, self._sys_size
             while True:
                 a, size = arrival_s[pos:head], size_bytes[pos:head]
@@ -155,9 +164,11 @@ class FifoQueue:
             pos += good
             if over.size:
                 pos = self._serve_loop(pos, arrival_s, service_s, size_bytes, fate, depart)
-                self._loop_length = min(self._loop_length * 2, 1 << 20) if pos < n else 32
+                self._loop_length = (
+                    min(self._loop_length * 2, compiled.LOOP_MAX) if pos < n else compiled.LOOP_MIN
+                )
             else:
-                self._loop_length = 32
+                self._loop_length = compiled.LOOP_MIN
         return depart
 
     def _cannot_overflow(

@@ -12,8 +12,9 @@ from netsim.plan import LossModel
 
 
 class FastQueue(FifoQueue):
-    """A FifoQueue counting the packets its closed-form drop-tail path serves."""
+    """A FifoQueue (numpy version) counting the packets its closed-form drop-tail path serves."""
 
+    use_compiled = False
     closed_form = 0
 
     def _serve_equal(self, pos, end, *args) -> int:
@@ -23,7 +24,9 @@ class FastQueue(FifoQueue):
 
 
 class PlainQueue(FifoQueue):
-    """A FifoQueue whose drop-tail stretches always take the per-packet loop."""
+    """A FifoQueue (numpy version) whose drop-tail stretches always take the per-packet loop."""
+
+    use_compiled = False
 
     def _most_held(self, pos, end, service_s, size_bytes) -> int:
         return 0

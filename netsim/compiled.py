@@ -1,0 +1,364 @@
+"""The drop-tail FIFO of :mod:`netsim.fifo` as one compiled pass (optional, with numba).
+
+:meth:`netsim.fifo.FifoQueue._serve_finite` works in stretches: the vectorised Lindley
+departures of up to 16,384 packets, cut at the first packet that finds the buffer full, then
+a loop that admits or drops packets one at a time. :func:`serve_finite` follows the same
+steps in the same order, with the same float operations, one packet at a time: each
+departure, drop and carried state is the numpy version's to the bit (``tests/test_compiled.py``
+compares the two on random inputs). Only the cost differs: a few nanoseconds per packet
+against 50-1,400 ns for the numpy stretches and loop under overload.
+
+The kernels run inside :func:`enabled`, which :func:`netsim.engine.simulate` enters for runs
+of a million packets or more when numba is installed (``pip install 'medlink[fast]'``);
+``MEDLINK_JIT=0`` turns them off, ``MEDLINK_JIT=1`` on for every run (:func:`wanted`). The
+first use compiles them (a few seconds) into numba's cache next to this file; later processes
+load them from there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import numpy as np
+
+__all__ = [
+    "active",
+    "delay_line",
+    "enabled",
+    "installed",
+    "schedule_time",
+    "schedule_work",
+    "serve_finite",
+    "wanted",
+]
+
+STRETCH = 16384  # FifoQueue._serve_finite's stretch length: its float results depend on it
+LOOP_MAX = 1 << 20  # the largest budget of its per-packet loop
+LOOP_MIN = 32  # and the budget it starts from
+
+
+def _serve_finite(
+    arrival,
+    service,
+    size,
+    fate,
+    depart,
+    limit,
+    by_bytes,
+    held_dep,
+    held_size,
+    free,
+    loop_length,
+    dropped,
+):  # pragma: no cover (compiled)
+    """The compiled body; see :func:`serve_finite`. Returns (free, loop_length, q0, q1, qd, qs)."""
+    n = arrival.size
+    h = held_dep.size
+    cap = h + n
+    qd = np.empty(cap)  # the admitted packets not yet fully serialised, in order
+    qs = np.empty(cap, dtype=np.int64)
+    qd[:h] = held_dep
+    qs[:h] = held_size
+    q0 = 0
+    q1 = h
+    pos = 0
+    while pos < n:
+        stop = min(n, pos + STRETCH)
+        # --- the vectorised stretch: Lindley on cumulative service from ``free``, every packet
+        # assumed admitted, cut at the first whose occupancy exceeds the limit. The stretch's
+        # departures go after the queue (qd[q1 + i]), as numpy's concatenation puts them.
+        cum = 0.0
+        slack = -math.inf
+        p = q0  # entries of (queue ++ stretch) at or before the current arrival, capped at k
+        insys = 0  # bytes (or packets) of entries p .. k-1: the queue's, to begin with
+        for j in range(q0, q1):
+            insys += qs[j] if by_bytes else 1
+        length = stop - pos
+        good = length
+        for i in range(length):
+            j = pos + i
+            s = service[j]
+            cum = cum + s
+            x = arrival[j] - (cum - s)
+            if x > slack or i == 0:
+                slack = x
+            top = slack if slack >= free else free  # np.maximum(slack, free)
+            if slack != slack:
+                top = slack
+            k = q1 + i
+            qd[k] = cum + top
+            a = arrival[j]
+            while p < k and qd[p] <= a:
+                insys -= qs[p] if by_bytes else 1
+                p += 1
+            unit = size[j] if by_bytes else 1
+            if insys + unit > limit:
+                good = i
+                break
+            qs[k] = size[j]
+            insys += unit
+        if good:
+            for i in range(good):
+                depart[pos + i] = qd[q1 + i]
+            q1 += good
+            free = qd[q1 - 1]
+            last = arrival[pos + good - 1]
+            while q0 < q1 and qd[q0] <= last:
+                q0 += 1
+        pos += good
+        if good == length:  # no overflow in the stretch
+            loop_length = LOOP_MIN
+            continue
+        # --- the loop (FifoQueue._serve_loop): packets of one size that fit the buffer run to
+        # ``end`` (_serve_equal, the loop's results in closed form); others stop where the
+        # system empties (_serve_each).
+        end = min(n, pos + loop_length)
+        most = 0
+        s0 = service[pos]
+        if end - pos >= 8 and limit < math.inf and 0.0 < s0 < math.inf:
+            one = size[pos]
+            same = True
+            for j in range(pos, end):
+                if size[j] != one:
+                    same = False
+                    break
+            if same:
+                for j in range(q0, q1):
+                    if qs[j] != one:
+                        same = False
+                        break
+            if same:
+                unit = one if by_bytes else 1
+                most = int(min(limit // unit, 2.0**40))
+                if most < 0:
+                    most = 0
+                while most < 2**40 and (most + 1) * unit <= limit:
+                    most += 1
+                while most > 0 and most * unit > limit:
+                    most -= 1
+        run_to_end = False
+        if most:
+            if q1 > q0:
+                ok = qd[q1 - 1] == free
+                for j in range(q0 + 1, q1):
+                    if not qd[j] >= qd[j - 1]:
+                        ok = False
+                        break
+                run_to_end = ok
+            else:
+                run_to_end = not free > arrival[pos]
+        held = 0
+        for j in range(q0, q1):
+            held += qs[j] if by_bytes else 1
+        while pos < end:
+            a = arrival[pos]
+            while q0 < q1 and qd[q0] <= a:
+                held -= qs[q0] if by_bytes else 1
+                q0 += 1
+            one = size[pos] if by_bytes else 1
+            if held + one > limit:
+                depart[pos] = math.nan
+                fate[pos] = dropped
+            else:
+                free = (free if free > a else a) + service[pos]
+                depart[pos] = free
+                qd[q1] = free
+                qs[q1] = size[pos]
+                q1 += 1
+                held += one
+            pos += 1
+            if q0 == q1 and not run_to_end:
+                break
+        loop_length = min(loop_length * 2, LOOP_MAX) if pos < n else LOOP_MIN
+    return free, loop_length, q0, q1, qd, qs
+
+
+def _delay_line(depart, jitter, delay, fate, last):  # pragma: no cover (compiled)
+    """The compiled body of :func:`delay_line`. Returns (recv, last)."""
+    n = depart.size
+    recv = np.empty(n)
+    for i in range(n):
+        if fate[i] != 0:
+            recv[i] = math.nan
+        else:
+            v = depart[i] + delay + jitter[i]
+            if v > last:
+                last = v
+            recv[i] = last
+    return recv, last
+
+
+def _schedule_work(t_s, cum, bytes_per_s, x):  # pragma: no cover (compiled)
+    """The compiled body of :func:`schedule_work`."""
+    m = t_s.size
+    out = np.empty(x.size)
+    idx = 0  # entries of t_s <= x (searchsorted "right"), walked from the last value
+    for j in range(x.size):
+        v = x[j]
+        if v != v:
+            idx = m  # NaN sorts last
+        else:
+            while idx < m and t_s[idx] <= v:
+                idx += 1
+            while idx > 0 and t_s[idx - 1] > v:
+                idx -= 1
+        i = idx - 1 if idx > 0 else 0
+        out[j] = cum[i] + ((v if v >= 0.0 or v != v else 0.0) - t_s[i]) * bytes_per_s[i]
+    return out
+
+
+def _schedule_time(t_s, cum, bytes_per_s, work):  # pragma: no cover (compiled)
+    """The compiled body of :func:`schedule_time`."""
+    m = cum.size
+    out = np.empty(work.size)
+    idx = 0  # entries of cum < work - slack (searchsorted "left")
+    for j in range(work.size):
+        w = work[j]
+        y = w - abs(w) * 1e-12
+        if y != y:
+            idx = m
+        else:
+            while idx < m and cum[idx] < y:
+                idx += 1
+            while idx > 0 and cum[idx - 1] >= y:
+                idx -= 1
+        i = idx - 1 if idx > 0 else 0
+        rate = bytes_per_s[i]
+        if w <= 0.0:
+            out[j] = 0.0
+        elif rate > 0:
+            out[j] = t_s[i] + (w - cum[i]) / rate
+        else:
+            out[j] = math.inf
+    return out
+
+
+_KERNELS = {
+    "serve_finite": _serve_finite,
+    "delay_line": _delay_line,
+    "schedule_work": _schedule_work,
+    "schedule_time": _schedule_time,
+}
+_compiled: dict | None = None
+_enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
+MIN_PACKETS = 1_000_000  # runs expected to send fewer packets stay in numpy (see wanted)
+
+
+def _load() -> bool:
+    """Import numba and wrap the kernels (each compiles on its first call, or loads from
+    numba's cache next to this file); False without numba."""
+    global _compiled
+    if _compiled is None:
+        try:
+            import numba
+        except ImportError:
+            _compiled = {}
+        else:
+            jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+            _compiled = {name: jit(f) for name, f in _KERNELS.items()}
+    return bool(_compiled)
+
+
+def wanted(expected_packets: float) -> bool:
+    """Whether a run of about ``expected_packets`` packets should use the kernels.
+
+    ``MEDLINK_JIT=0``: never; ``MEDLINK_JIT=1``: always (when numba is installed); unset:
+    from :data:`MIN_PACKETS` packets up. Importing numba and loading the kernels costs about
+    0.5 s and 100 MiB once per process, which a short run would not earn back (and the
+    real-time relay must never wait for)."""
+    flag = os.environ.get("MEDLINK_JIT", "")
+    if flag == "0":
+        return False
+    return flag == "1" or expected_packets >= MIN_PACKETS
+
+
+@contextmanager
+def enabled(on: bool = True) -> Iterator[bool]:
+    """Use the kernels (if numba is installed and ``on``) in this context; yields whether
+    they are in use. The results are the same either way: only the speed changes."""
+    token = _enabled.set(bool(on) and _load())
+    try:
+        yield _enabled.get()
+    finally:
+        _enabled.reset(token)
+
+
+def installed() -> bool:
+    """Whether the kernels can run here (numba importable); imports it."""
+    return _load()
+
+
+def active() -> bool:
+    """Whether the kernels are in use here (see :func:`enabled`)."""
+    return _enabled.get()
+
+
+def delay_line(depart, jitter, delay: float, fate, last: float) -> tuple[np.ndarray, float]:
+    """A FIFO delay line: each packet with ``fate`` 0 arrives at ``depart + delay + jitter``
+    but no earlier than the packets before it (and ``last``, the latest arrival so far); the
+    others get NaN. Returns the arrivals and the new ``last``.
+
+    :meth:`netsim.link.LinkRuntime._wire`'s numpy version to the bit: the sum is evaluated
+    in the same order, and a running maximum has no rounding."""
+    assert _compiled
+    recv, last = _compiled["delay_line"](
+        np.ascontiguousarray(depart, dtype=np.float64),
+        np.ascontiguousarray(jitter, dtype=np.float64),
+        float(delay),
+        np.ascontiguousarray(fate),
+        float(last),
+    )
+    return recv, float(last)
+
+
+def schedule_work(schedule, t: np.ndarray) -> np.ndarray:
+    """:meth:`netsim.capacity.RateSchedule._base_work` (cumulative work at ``t``, one period)
+    in one pass; the numpy version's results to the bit (the same operations per value, and
+    the same segment as ``searchsorted``, found by walking from the previous value's)."""
+    assert _compiled
+    return _compiled["schedule_work"](
+        schedule.t_s, schedule._cum, schedule._bytes_per_s, np.ascontiguousarray(t, np.float64)
+    )
+
+
+def schedule_time(schedule, work: np.ndarray) -> np.ndarray:
+    """:meth:`netsim.capacity.RateSchedule._base_time` (when the work is done) in one pass,
+    to the bit; see :func:`schedule_work`."""
+    assert _compiled
+    return _compiled["schedule_time"](
+        schedule.t_s, schedule._cum, schedule._bytes_per_s, np.ascontiguousarray(work, np.float64)
+    )
+
+
+def serve_finite(queue, arrival, service, size, fate, dropped: int) -> np.ndarray:
+    """:meth:`FifoQueue._serve_finite` for ``queue`` in one compiled pass: the departures,
+    ``fate`` set to ``dropped`` where refused, and the queue's carried state updated."""
+    assert _compiled
+    n = arrival.size
+    depart = np.full(n, np.nan)
+    out_fate = fate if fate.flags.c_contiguous else np.ascontiguousarray(fate)
+    free, loop_length, q0, q1, qd, qs = _compiled["serve_finite"](
+        np.ascontiguousarray(arrival, dtype=np.float64),
+        np.ascontiguousarray(service, dtype=np.float64),
+        np.ascontiguousarray(size, dtype=np.int64),
+        out_fate,
+        depart,
+        float(queue.limit),
+        bool(queue.by_bytes),
+        np.ascontiguousarray(queue._sys_depart, dtype=np.float64),
+        np.ascontiguousarray(queue._sys_size, dtype=np.int64),
+        float(queue.free_s),
+        int(queue._loop_length),
+        int(dropped),
+    )
+    if out_fate is not fate:
+        fate[...] = out_fate
+    queue.free_s = float(free)
+    queue._loop_length = int(loop_length)
+    queue._sys_depart = qd[q0:q1].copy()
+    queue._sys_size = qs[q0:q1].copy()
+    return depart

@@ -1,22 +1,28 @@
-"""The drop-tail FIFO of :mod:`netsim.fifo` as one compiled pass (optional, with numba).
+"""Compiled passes (optional, with numba) for the engine's hottest loops, the numpy results
+to the bit.
 
 :meth:`netsim.fifo.FifoQueue._serve_finite` works in stretches: the vectorised Lindley
 departures of up to 16,384 packets, cut at the first packet that finds the buffer full, then
 a loop that admits or drops packets one at a time. :func:`serve_finite` follows the same
 steps in the same order, with the same float operations, one packet at a time: each
-departure, drop and carried state is the numpy version's to the bit (``tests/test_compiled.py``
-compares the two on random inputs). Only the cost differs: a few nanoseconds per packet
-against 50-1,400 ns for the numpy stretches and loop under overload.
+departure, drop and carried state is the numpy version's to the bit. So do
+:func:`delay_line` (a link's FIFO delay line) and :func:`schedule_work` /
+:func:`schedule_time` (a rate schedule's lookups); ``tests/test_compiled.py`` compares each
+with its numpy version on random inputs and whole runs. Only the cost differs: a few
+nanoseconds per packet, against 50-1,400 ns for the numpy drop-tail under overload.
 
-The kernels run inside :func:`enabled`, which :func:`netsim.engine.simulate` enters for runs
-of a million packets or more when numba is installed (``pip install 'medlink[fast]'``);
-``MEDLINK_JIT=0`` turns them off, ``MEDLINK_JIT=1`` on for every run (:func:`wanted`). The
-first use compiles them (a few seconds) into numba's cache next to this file; later processes
-load them from there.
+The kernels run inside :func:`enabled`. When numba is installed (``pip install
+'medlink[fast]'``), :func:`netsim.engine.simulate` turns them on once its drop-tail queues
+have served 200,000 packets through their overflow loop, a fifth of their packets or more
+(sustained overload, where they gain most); ``MEDLINK_JIT=1`` turns them on from the start
+of every run, ``MEDLINK_JIT=0`` off (:func:`switch_after`). Results do not depend on when,
+or whether, they are on. The first use compiles them (a few seconds) into numba's cache
+next to this file; later processes load them from there.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Iterator
@@ -33,7 +39,8 @@ __all__ = [
     "schedule_time",
     "schedule_work",
     "serve_finite",
-    "wanted",
+    "switch_after",
+    "switch_on",
 ]
 
 STRETCH = 16384  # FifoQueue._serve_finite's stretch length: its float results depend on it
@@ -245,7 +252,8 @@ _KERNELS = {
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
-MIN_PACKETS = 1_000_000  # runs expected to send fewer packets stay in numpy (see wanted)
+LOOP_SWITCH = 200_000  # packets through the overflow loop before a run turns them on,
+LOOP_SHARE = 0.2  # if they are this share of the packets its finite buffers served
 
 
 def _load() -> bool:
@@ -263,17 +271,25 @@ def _load() -> bool:
     return bool(_compiled)
 
 
-def wanted(expected_packets: float) -> bool:
-    """Whether a run of about ``expected_packets`` packets should use the kernels.
-
-    ``MEDLINK_JIT=0``: never; ``MEDLINK_JIT=1``: always (when numba is installed); unset:
-    from :data:`MIN_PACKETS` packets up. Importing numba and loading the kernels costs about
-    0.5 s and 100 MiB once per process, which a short run would not earn back (and the
-    real-time relay must never wait for)."""
+def switch_after() -> int | None:
+    """When a run turns the kernels on: ``0``, from the start (``MEDLINK_JIT=1``); ``None``,
+    never (``MEDLINK_JIT=0``, or numba not installed); else once the numpy drop-tail's
+    overflow loop, its costly case, has served :data:`LOOP_SWITCH` packets and at least
+    :data:`LOOP_SHARE` of those its finite buffers served: sustained overload, where the
+    kernels run 2-3 times as fast. Importing numba and loading the kernels costs about 0.5 s
+    and 100 MiB once per process, which a run that overflows only now and then does not earn
+    back (the one-hour ambulance: 4 % of its packets through the loop, the same wall time
+    with the kernels, 116 MiB more), and the real-time relay must never wait for it."""
     flag = os.environ.get("MEDLINK_JIT", "")
-    if flag == "0":
-        return False
-    return flag == "1" or expected_packets >= MIN_PACKETS
+    if flag == "0" or importlib.util.find_spec("numba") is None:
+        return None
+    return 0 if flag == "1" else LOOP_SWITCH
+
+
+def switch_on() -> bool:
+    """Use the kernels from now on in this context (inside :func:`enabled`, until it ends)."""
+    _enabled.set(_load())
+    return _enabled.get()
 
 
 @contextmanager

@@ -73,6 +73,7 @@ class _Run:
         sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
     ) -> None:
         self.plan, self.seed, self.window_s = plan, seed, window_s
+        self.compile_after: int | None = None  # see netsim.compiled.switch_after
         self.progress: Callable[[float, float], None] | None = None
         self.horizon_s = plan.duration_s + plan.drain_s
         self.stream_names = [s.name for s in plan.streams]
@@ -201,6 +202,11 @@ class _Run:
                 self.serve(link, min(t_end + self.upstream_s[link], self.horizon_s), cols)
         if self.decided:
             self.tell_sessions(cols)
+        if self.compile_after is not None and not compiled.active():
+            loop = sum(link.queue.loop_packets for link in self.links)
+            finite = sum(link.queue.finite_packets for link in self.links)
+            if loop >= self.compile_after and loop >= compiled.LOOP_SHARE * finite:
+                compiled.switch_on()  # the same results from here on, faster
 
     def retire(self, final: bool = False) -> None:
         """Hand the rows whose fates are final to the lean record and drop them from the
@@ -430,7 +436,8 @@ def simulate(
     state.progress = progress
     env = simpy.Environment()
     env.process(state.clock(env))
-    with compiled.enabled(compiled.wanted(_expected_packets(plan))):
+    state.compile_after = compiled.switch_after()
+    with compiled.enabled(state.compile_after == 0):
         env.run()
     if state.lean is not None:
         state.retire(final=True)

@@ -73,6 +73,10 @@ class FifoQueue:
         self._sys_depart = np.empty(0)
         self._sys_size = np.empty(0, dtype=np.int64)
         self._loop_length = compiled.LOOP_MIN
+        # Packets the numpy version served with a finite buffer, and of those, through its
+        # overflow loop (its slow part); see netsim.compiled.switch_after.
+        self.finite_packets = 0
+        self.loop_packets = 0
 
     def serve(self, arrival_s: np.ndarray, size_bytes: np.ndarray, fate: np.ndarray) -> np.ndarray:
         """Departure times of arrivals sorted by time; refused packets get ``fate`` DROPPED
@@ -112,6 +116,7 @@ class FifoQueue:
         vectorised step resumes.
         """
         n = arrival_s.size
+        self.finite_packets += n
         depart = np.full(n, np.nan)
         limit, by_bytes = self.limit, self.by_bytes
         pos = 0
@@ -163,7 +168,9 @@ class FifoQueue:
                     self._sys_size = size_bytes[pos + gone : pos + good].copy()
             pos += good
             if over.size:
+                start = pos
                 pos = self._serve_loop(pos, arrival_s, service_s, size_bytes, fate, depart)
+                self.loop_packets += pos - start
                 self._loop_length = (
                     min(self._loop_length * 2, compiled.LOOP_MAX) if pos < n else compiled.LOOP_MIN
                 )

@@ -230,17 +230,35 @@ def test_compiled_rate_schedule_lookups_match_numpy(seed):
         assert _same(fast, ref), method
 
 
-def test_kernels_are_used_for_big_runs_only(monkeypatch):
-    """Short runs (and the real-time relay) never import numba; a million packets do."""
+def test_kernels_switch_on_under_sustained_overload_only(monkeypatch):
+    """Runs turn the kernels on after enough overflow, from the start with MEDLINK_JIT=1,
+    never with MEDLINK_JIT=0; a run that hardly overflows stays in numpy."""
     monkeypatch.delenv("MEDLINK_JIT", raising=False)
-    assert not compiled.active()
-    assert compiled.wanted(compiled.MIN_PACKETS) and not compiled.wanted(50_000)
+    assert compiled.switch_after() == compiled.LOOP_SWITCH and not compiled.active()
     monkeypatch.setenv("MEDLINK_JIT", "1")
-    assert compiled.wanted(10)
+    assert compiled.switch_after() == 0
     monkeypatch.setenv("MEDLINK_JIT", "0")
-    assert not compiled.wanted(1e9)
+    assert compiled.switch_after() is None
     with compiled.enabled(False) as on:
         assert not on and not compiled.active()
-    with compiled.enabled() as on:
-        assert on and compiled.active()
+        assert compiled.switch_on() and compiled.active()
     assert not compiled.active()
+
+    seen = []
+    real = compiled.serve_finite
+
+    def spy(*args):
+        seen.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(compiled, "serve_finite", spy)
+    monkeypatch.setattr(compiled, "LOOP_SWITCH", 2_000)
+    monkeypatch.delenv("MEDLINK_JIT")
+    engine.simulate(_two_hop_plan(0.7), window_s=1.0)
+    assert not seen  # hardly any overflow
+    switched = engine.simulate(_two_hop_plan(1.3), window_s=1.0).packets
+    assert 0 < len(seen) < 2 * 25  # switched on part way
+    monkeypatch.setenv("MEDLINK_JIT", "0")
+    ref = engine.simulate(_two_hop_plan(1.3), window_s=1.0).packets
+    for name in ("t_send_s", "t_recv_s", "fate"):
+        assert _same(getattr(switched, name), getattr(ref, name)), name

@@ -13,10 +13,10 @@ nanoseconds per packet, against 50-1,400 ns for the numpy drop-tail under overlo
 
 The kernels run inside :func:`enabled`. When numba is installed (``pip install
 'medlink[fast]'``), :func:`netsim.engine.simulate` turns them on once its drop-tail queues
-have served 200,000 packets through their overflow loop, a fifth of their packets or more
+have served 100,000 packets through their overflow loop, a fifth of their packets or more
 (sustained overload, where they gain most); ``MEDLINK_JIT=1`` turns them on from the start
 of every run, ``MEDLINK_JIT=0`` off (:func:`switch_after`). Results do not depend on when,
-or whether, they are on. The first use compiles them (a few seconds) into numba's cache
+or whether, they are on. The first use compiles them (about 5 s here) into numba's cache
 next to this file; later processes load them from there.
 """
 
@@ -252,7 +252,7 @@ _KERNELS = {
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
-LOOP_SWITCH = 200_000  # packets through the overflow loop before a run turns them on,
+LOOP_SWITCH = 100_000  # packets through the overflow loop before a run turns them on,
 LOOP_SHARE = 0.2  # if they are this share of the packets its finite buffers served
 
 

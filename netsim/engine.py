@@ -200,13 +200,19 @@ class _Run:
         for link in self.order:
             if self.pending[link]:
                 self.serve(link, min(t_end + self.upstream_s[link], self.horizon_s), cols)
+                if self.compile_after is not None and not compiled.active():
+                    self._maybe_compile()
         if self.decided:
             self.tell_sessions(cols)
-        if self.compile_after is not None and not compiled.active():
-            loop = sum(link.queue.loop_packets for link in self.links)
+
+    def _maybe_compile(self) -> None:
+        """Turn the compiled kernels on once the drop-tail queues are in sustained overload
+        (netsim.compiled.switch_after): the same results from here on, faster."""
+        loop = sum(link.queue.loop_packets for link in self.links)
+        if loop >= self.compile_after:
             finite = sum(link.queue.finite_packets for link in self.links)
-            if loop >= self.compile_after and loop >= compiled.LOOP_SHARE * finite:
-                compiled.switch_on()  # the same results from here on, faster
+            if loop >= compiled.LOOP_SHARE * finite:
+                compiled.switch_on()
 
     def retire(self, final: bool = False) -> None:
         """Hand the rows whose fates are final to the lean record and drop them from the

@@ -112,6 +112,7 @@ class AmbulanceWorkload:
             delay = edge.compute + edge.distance * 4.9e-9 * (2.1 if edge.distance else 1.0)
             links[node] = LinkSpec(node, delay_s=delay)
             streams.append(stream_spec(PRESETS["edge_ai"], "edge-ai", (paths[0][0], node)))
+        logical = [n for names in roles.values() for n in names]
         overrides = _overrides(section, context)
         table = apply_overrides(DEFAULTS, overrides) if overrides else DEFAULTS
         budgets = default_budgets(roles, table)
@@ -121,9 +122,8 @@ class AmbulanceWorkload:
             links=links,
             streams=streams,
             budgets=budgets,
-            metrics=lambda results: {
-                "per_km": per_km(results, route, [n for names in roles.values() for n in names])
-            },
+            metrics=lambda results: {"per_km": per_km(results, route, logical)},
+            tap=lambda: PerKmTap(route, logical),
         )
 
 
@@ -412,8 +412,49 @@ def _per_km_stream(built: Route, n_km: int, packets: Any) -> dict:
         for k in range(n_km):
             values = latency[km[ok] == k]
             p99.append(float(np.percentile(values, 99)) if values.size else None)
+    return _per_km_entry(sent, delivered, p99)
+
+
+def _per_km_entry(sent: np.ndarray, delivered: np.ndarray, p99: list) -> dict:
     loss = [None if s == 0 else float(1 - d / s) for s, d in zip(sent, delivered, strict=True)]
     return {"sent": sent.tolist(), "loss": loss, "latency_p99_ms": p99}
+
+
+def _built_route(route: RouteSpec) -> tuple[Route, int]:
+    built = Route(
+        np.asarray(route.waypoints_m),
+        speed_mps=route.speed_mps,
+        times_s=None if route.times_s is None else np.asarray(route.times_s),
+    )
+    return built, max(1, int(math.ceil(built.length_m / 1000.0)))
+
+
+class PerKmTap:
+    """The per-km packet figures of a run with ``memory: bounded``, built as its packets
+    become final (``netsim.workloads.Expansion.tap``): per stream, packets sent and delivered
+    and the p99 latency of each km, exactly as :func:`per_km` computes them from the packets.
+    The km never decreases along the send order, so only the current km's latencies are held.
+    """
+
+    def __init__(self, route: RouteSpec, logical: list[str]) -> None:
+        from netsim.sketch import KeyedPercentile
+
+        self.built, self.n_km = _built_route(route)
+        self.names = set(logical)
+        self.bins: dict[str, Any] = {}
+        self._make = lambda: KeyedPercentile(
+            lambda t: _km_of(self.built, t, self.n_km), self.n_km, 99.0
+        )
+
+    def add(self, stream: str, t_send, delivered, latency_s) -> None:
+        if stream not in self.names:
+            return
+        if stream not in self.bins:
+            self.bins[stream] = self._make()
+        self.bins[stream].add(t_send, delivered, latency_s * 1e3)
+
+    def finish(self) -> dict[str, tuple]:
+        return {name: bins.finish() for name, bins in self.bins.items()}
 
 
 def per_km(results: Any, route: RouteSpec, logical: list[str] | None = None) -> dict:
@@ -424,20 +465,22 @@ def per_km(results: Any, route: RouteSpec, logical: list[str] | None = None) -> 
     """
     from netsim.columns import stream_packets
 
-    built = Route(
-        np.asarray(route.waypoints_m),
-        speed_mps=route.speed_mps,
-        times_s=None if route.times_s is None else np.asarray(route.times_s),
-    )
-    n_km = max(1, int(math.ceil(built.length_m / 1000.0)))
-    columns = stream_packets(results.plan, results.packets)
-    names = logical or list(columns)
+    built, n_km = _built_route(route)
     out: dict[str, Any] = {"km": list(range(n_km)), "route_length_km": built.length_m / 1e3}
     streams: dict[str, dict] = {}
-    for name in names:
-        if name not in columns:
-            continue
-        streams[name] = _per_km_stream(built, n_km, columns[name])
+    log = results.packets
+    if getattr(log, "bounded", False):  # memory: bounded: the tap built the table
+        tapped = log.taps["ambulance"]
+        empty = np.zeros(n_km, dtype=np.int64)
+        for name in logical or list(log.summaries):
+            if name in log.summaries:
+                sent, delivered, p99 = tapped.get(name, (empty, empty, [None] * n_km))
+                streams[name] = _per_km_entry(sent, delivered, list(p99))
+    else:
+        columns = stream_packets(results.plan, log)
+        for name in logical or list(columns):
+            if name in columns:
+                streams[name] = _per_km_stream(built, n_km, columns[name])
     out["streams"] = streams
     events = results.events
     outage: dict[str, list[float]] = {}

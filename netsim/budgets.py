@@ -74,14 +74,24 @@ def evaluate_budget(
     """Judge one budget on one stream's delivered latencies and summary figures (SI).
 
     A latency budget is a percentile over delivered packets; a stream with none fails it.
+    ``latency_s`` is the delivered latencies, or a bounded run's
+    :class:`netsim.summaries.StreamSummary` (its verdict settled by exact counts where they
+    can tell).
     The WebRTC metrics read the stream's session ``report``: ``frame_latency`` and
     ``message_latency`` are percentiles over the frames rendered (played) or messages
     delivered, ``message_loss`` the fraction of messages never delivered, ``freeze_count`` and
     ``freeze_duration`` the W3C freezeCount and totalFreezesDuration. Throughput is a lower
     bound; the other metrics are upper bounds. NaN (or a missing report) always fails.
     """
+    settled = None
     if spec.metric == "latency":
-        value = percentile(latency_s, spec.percentile or 99.0)
+        q = spec.percentile or 99.0
+        if isinstance(latency_s, np.ndarray):
+            value = percentile(latency_s, q)
+        else:  # a bounded run's StreamSummary: a sketch, and exact counts at the limits
+            value = latency_s.percentile(q)
+            if not math.isnan(value):
+                value, settled = latency_s.settle(q, spec.limit, value)
     elif spec.metric in ("loss", "jitter", "throughput"):
         value = {"loss": loss_rate, "jitter": jitter_s, "throughput": throughput_bps}[spec.metric]
     else:
@@ -89,6 +99,8 @@ def evaluate_budget(
     scale = _TO_UNIT[spec.metric]
     if math.isnan(value):
         passed = False
+    elif settled is not None:
+        passed = settled
     elif spec.metric == "throughput":
         passed = value >= spec.limit
     else:

@@ -512,7 +512,7 @@ def check_main(
     checked = []
     for item in loaded:
         start = time.perf_counter()
-        results = run_plan(item.scenario.plan, seed=seed, packets=False)
+        results = run_plan(item.scenario.plan, seed=seed, packets=False, taps=item.scenario.taps())
         item.scenario.judge(results)  # the workloads' own budgets (control loops) count too
         done = dataclasses.replace(item, results=results, seconds=time.perf_counter() - start)
         checked.append(done)

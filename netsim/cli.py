@@ -82,6 +82,15 @@ def run(
             "verdicts [default: the scenario's, else 1].",
         ),
     ] = None,
+    memory: Annotated[
+        str | None,
+        typer.Option(
+            "--memory",
+            help="exact: keep each packet's figures (exact percentiles, memory grows with the "
+            "run); bounded: streaming statistics in memory that does not grow, percentiles "
+            "within 0.01 % [default: the scenario's, else exact].",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario, print a summary, write results.json and report.html; exit 1 if a
     budget fails."""
@@ -102,6 +111,13 @@ def run(
             if duration_s <= 0:
                 raise InputError(f"--duration: must be > 0, got {duration!r}")
             plan = dataclasses.replace(plan, duration_s=duration_s)
+        if memory is not None:
+            if memory not in ("exact", "bounded"):
+                raise InputError(f"--memory: expected exact or bounded, got {memory!r}")
+            reason = loaded.bounded_reason() if memory == "bounded" else None
+            if reason is not None:
+                raise InputError(f"--memory bounded: {reason}")
+            plan = dataclasses.replace(plan, memory=memory)
         out_dir = out if out is not None else Path("reports") / plan.name
         _check_writable(out_dir)
     except (ScenarioError, InputError) as exc:
@@ -131,12 +147,20 @@ def run(
                         judge=loaded.judge,
                         progress=None if progress is None else lambda i, n: progress(i, n),
                         sink=sink,
+                        taps=loaded.taps,
                     )
                 results = replicated.first
                 workloads = loaded.workload_results(results)
             else:
                 with progress_bar(plan.name, plan.duration_s + plan.drain_s) as progress:
-                    results = run_plan(plan, seed=seed, progress=progress, packets=False, sink=sink)
+                    results = run_plan(
+                        plan,
+                        seed=seed,
+                        progress=progress,
+                        packets=False,
+                        sink=sink,
+                        taps=loaded.taps(),
+                    )
                 workloads = loaded.judge(results)
     except OSError as exc:
         if not packets:

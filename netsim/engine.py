@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import simpy
@@ -24,8 +25,10 @@ from .link import LinkRuntime
 from .packetlog import DELIVERED, ColumnBuffer
 from .plan import NetworkPlan, StreamSpec
 from .results import Results, build_results
+from .series import series_edges
 from .simulation import EventLog, Simulation
 from .streamlog import StreamLogBuilder
+from .summaries import MEMORY_MODES, SummaryBuilder
 from .timeline import IntervalSet
 from .traffic import Source
 from .webrtc import FEEDBACK, MEDIA, Session, make_session
@@ -71,6 +74,8 @@ class _Run:
         window_s: float,
         packets: bool = True,
         sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
+        memory: str = "exact",
+        taps: dict[str, Any] | None = None,
     ) -> None:
         self.plan, self.seed, self.window_s = plan, seed, window_s
         self.compile_after: int | None = None  # see netsim.compiled.switch_after
@@ -120,9 +125,13 @@ class _Run:
         self.pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.links]
         self.upstream_s = upstream_delays(plan, self.link_names)
         expected = _expected_packets(plan)
-        self.lean: StreamLogBuilder | None = None
+        self.lean: StreamLogBuilder | SummaryBuilder | None = None
         self.sink = sink
-        if not packets:
+        if memory == "bounded":
+            self.lean = SummaryBuilder(plan, series_edges(plan.duration_s), taps)
+            rate = sum(s.rate_pps for s in plan.streams)
+            expected = min(expected, int(rate * window_s * 2) + RETIRE_ROWS)
+        elif not packets:
             in_group = [s.group is not None for s in plan.streams]
             per_stream = [_expected_packets(plan, s) for s in plan.streams]
             self.lean = StreamLogBuilder(
@@ -156,6 +165,7 @@ class _Run:
         while True:
             t_end = min(env.now + self.window_s, self.horizon_s)
             self.step(t_end)
+            self.t_end = t_end
             if self.lean is not None:
                 self.retire()
             if self.progress is not None:
@@ -231,7 +241,20 @@ class _Run:
                 return
         if self.sink is not None:
             self.sink(log.cols, frontier)
-        self.lean.add(log.cols, frontier)
+        if isinstance(self.lean, SummaryBuilder):
+            # Every packet not retired now was sent at or after this (a group's merge waits
+            # for it): the oldest still in the buffer, or the end of the window just stepped.
+            rest = log.cols["t_send_s"][frontier : log.n]
+            settled = (
+                math.inf
+                if final
+                else min(float(rest.min()), self.t_end)
+                if rest.size
+                else self.t_end
+            )
+            self.lean.add(log.cols, frontier, settled)
+        else:
+            self.lean.add(log.cols, frontier)
         log.drop_front(frontier)
         if frontier:
             self.pending = [[(ids - frontier, t) for ids, t in b] for b in self.pending]
@@ -402,6 +425,8 @@ def simulate(
     progress: Callable[[float, float], None] | None = None,
     packets: bool = True,
     sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
+    memory: str | None = None,
+    taps: dict[str, Any] | None = None,
 ) -> Simulation:
     """Simulate ``plan`` and return its packets and events (no statistics, no I/O).
 
@@ -427,6 +452,18 @@ def simulate(
         count)`` of the engine's columns (the names of :class:`PacketLog`'s) become final,
         before they are dropped; the calls together see every packet once, in the log's
         order. :func:`netsim.files.packet_files` writes them to packets.csv.gz and .parquet.
+    memory
+        With ``packets=False`` (default: the plan's ``memory``): ``"exact"`` keeps, per
+        stream, the columns the statistics read (about 21 bytes a packet); ``"bounded"``
+        keeps no per-packet record, only streaming estimators fed as the packets become
+        final, so memory does not grow with the run (``Simulation.packets`` is then a
+        :class:`netsim.summaries.RunSummaries`; percentiles within 0.01 %, the rest exact:
+        see :mod:`netsim.summaries`).
+    taps
+        Used with ``memory="bounded"`` (ignored otherwise): objects that see each stream's
+        final packets as they go (a workload's own figures;
+        :class:`netsim.summaries.SummaryBuilder`), their results in
+        ``Simulation.packets.taps``.
     """
     seed = plan.seed if seed is None else int(seed)
     if window_s is None:
@@ -435,7 +472,15 @@ def simulate(
         raise ValueError("window_s must be > 0")
     if packets and sink is not None:
         raise ValueError("a sink takes the packets of a run without a packet log (packets=False)")
-    state = _Run(plan, seed, window_s, packets=packets, sink=sink)
+    if memory is None:
+        memory = "exact" if packets else plan.memory
+    if memory not in MEMORY_MODES:
+        raise ValueError(f"memory must be one of {', '.join(MEMORY_MODES)}, got {memory!r}")
+    if packets and memory != "exact":
+        raise ValueError("memory='bounded' keeps no packet log: pass packets=False")
+    if memory != "bounded":
+        taps = None
+    state = _Run(plan, seed, window_s, packets=packets, sink=sink, memory=memory, taps=taps)
     if state.sessions:
         upstream = dict(zip(state.link_names, state.upstream_s, strict=True))
         state.window_s = min(window_s, *(s.lookahead_s(upstream) for s, _, _ in state.sessions))
@@ -471,13 +516,18 @@ def run(
     progress: Callable[[float, float], None] | None = None,
     packets: bool = True,
     sink: Callable[[dict[str, np.ndarray], int], None] | None = None,
+    memory: str | None = None,
+    taps: dict[str, Any] | None = None,
 ) -> Results:
     """Simulate ``plan`` and evaluate it: statistics per stream and budget verdicts.
 
     Returns a :class:`netsim.results.Results`; ``results.packets`` holds the per-packet columns
     (with ``packets=False``, only the per-stream columns the statistics read; see
-    :func:`simulate`).
+    :func:`simulate`; with ``memory="bounded"``, no per-packet record at all).
     """
     if duration_s is not None:
         plan = dataclasses.replace(plan, duration_s=float(duration_s))
-    return build_results(simulate(plan, seed, window_s, progress, packets=packets, sink=sink))
+    sim = simulate(
+        plan, seed, window_s, progress, packets=packets, sink=sink, memory=memory, taps=taps
+    )
+    return build_results(sim)

@@ -456,3 +456,6 @@ class NetworkPlan:
     drain_s: float = 10.0
     window_s: float | None = None  # None: the engine picks one from the offered packet rate
     replications: int = 1  # independent runs (seeds seed, seed + 1, ...); netsim.replications
+    # What a run without its packet log keeps: "exact" (the columns the statistics read) or
+    # "bounded" (streaming estimators, memory independent of the run; netsim.summaries).
+    memory: str = "exact"

@@ -146,6 +146,7 @@ def replicate(
     progress: Callable[[int, int], None] | None = None,
     packets: bool = False,
     sink: Callable[[dict, int], None] | None = None,
+    taps: Callable[[], dict] | None = None,
 ) -> Replicated:
     """Run ``n`` replications with seeds ``seed, seed + 1, ...`` (default the plan's seed).
 
@@ -153,7 +154,8 @@ def replicate(
     are kept, so a workload's own budgets count in every replication. ``packets`` keeps the
     first run's packet log (``Replicated.first.packets``); the others keep only what the
     statistics read (:func:`netsim.engine.simulate`); ``sink`` takes the first run's packets
-    as they become final (``packets`` False).
+    as they become final (``packets`` False). ``taps`` (such as ``Scenario.taps``) makes
+    each run's fresh taps, for plans with ``memory="bounded"``.
     """
     if n < 1:
         raise ValueError("replications must be >= 1")
@@ -161,7 +163,13 @@ def replicate(
     out = Replicated(seeds=[base + i for i in range(n)])
     for i, s in enumerate(out.seeds):
         first = i == 0
-        results = run(plan, seed=s, packets=packets and first, sink=sink if first else None)
+        results = run(
+            plan,
+            seed=s,
+            packets=packets and first,
+            sink=sink if first else None,
+            taps=None if taps is None else taps(),
+        )
         if judge is not None:
             judge(results)
         out.runs.append(_figures(results, s))

@@ -86,7 +86,15 @@ class Results:
         return all(b.passed for b in self.budgets)
 
     def to_dict(self) -> dict:
-        """The results.json document (without what only the CLI knows, such as file names)."""
+        """The results.json document (without what only the CLI knows, such as file names).
+
+        A run with ``memory="bounded"`` also says so, and how close its percentiles are
+        (``memory``, ``percentile_relative_error``)."""
+        bounded = {}
+        if getattr(self.packets, "bounded", False):
+            from .sketch import ALPHA
+
+            bounded = {"memory": "bounded", "percentile_relative_error": ALPHA}
         return {
             "format": RESULTS_FORMAT,
             "medlink_version": __version__,
@@ -99,6 +107,7 @@ class Results:
             "budgets": [b.to_dict() for b in self.budgets],
             "events": summarise_events(self.events, self.plan),
             "series": build_series(self),
+            **bounded,
         }
 
 
@@ -107,7 +116,10 @@ def build_results(sim: Simulation) -> Results:
     plan, log = sim.plan, sim.packets
     streams: dict[str, StreamStats] = {}
     per_stream: dict[str, tuple] = {}
-    for name, packets in stream_packets(plan, log).items():
+    if getattr(log, "bounded", False):
+        for name, summary in log.summaries.items():
+            streams[name], per_stream[name] = _from_summary(summary, plan, sim.transport)
+    for name, packets in () if streams else stream_packets(plan, log).items():
         fate, latency = packets.fate, packets.latency_s
         n_delivered, sent = packets.delivered, packets.sent
         loss_rate = 1.0 - n_delivered / sent if sent else math.nan
@@ -150,6 +162,32 @@ def build_results(sim: Simulation) -> Results:
         dynamics=sim.dynamics,
         transport=sim.transport,
     )
+
+
+def _from_summary(s, plan: NetworkPlan, transport: dict) -> tuple[StreamStats, tuple]:
+    """A stream's figures from a bounded run's :class:`~netsim.summaries.StreamSummary`."""
+    loss_rate = 1.0 - s.delivered / s.sent if s.sent else math.nan
+    throughput = 8.0 * s.delivered_bytes / plan.duration_s
+    jitter_mean, jitter_final = s.jitter
+    stats = StreamStats(
+        name=s.name,
+        packets_sent=s.sent,
+        packets_delivered=s.delivered,
+        packets_lost=s.lost,
+        packets_dropped=s.dropped,
+        packets_in_flight=s.in_flight,
+        loss_rate=float(loss_rate),
+        latency_ms={k: v * 1e3 for k, v in s.summary.items()},
+        latency_ci95_ms={
+            k: None if ci is None else [ci[0] * 1e3, ci[1] * 1e3] for k, ci in s.intervals.items()
+        },
+        jitter_ms=jitter_mean * 1e3,
+        jitter_final_ms=jitter_final * 1e3,
+        throughput_mbps=throughput / 1e6,
+        loss_bursts=s.bursts,
+        webrtc=(transport_summary(transport[s.name]) if s.name in transport else None),
+    )
+    return stats, (s, float(loss_rate), jitter_mean, throughput)
 
 
 def transport_summary(report) -> dict:

@@ -76,6 +76,23 @@ class Scenario:
     sha256: str
     workload_metrics: dict[str, Any] = field(default_factory=dict, repr=False)
     workload_verdicts: dict[str, Any] = field(default_factory=dict, repr=False)
+    workload_taps: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def bounded_reason(self) -> str | None:
+        """Why this scenario cannot run with ``memory="bounded"``, or None: a workload whose
+        figures read every packet and that has no tap (netsim.workloads.Expansion.tap)."""
+        for name in (*self.workload_metrics, *self.workload_verdicts):
+            if name not in self.workload_taps:
+                return (
+                    f"the {name} workload reads every packet (its own metrics), so it needs "
+                    "memory 'exact'"
+                )
+        return None
+
+    def taps(self) -> dict[str, Any]:
+        """Fresh taps of the workloads, for a run with ``memory="bounded"`` (an exact run
+        ignores them): ``netsim.engine.run(plan, packets=False, taps=scenario.taps())``."""
+        return {name: make() for name, make in self.workload_taps.items()}
 
     def workload_results(self, results: Any) -> dict[str, Any]:
         """Each workload's own metrics for a run of this scenario (results.json ``workloads``)."""
@@ -160,7 +177,12 @@ def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
     plan = _compile(model, lines, filename, expansions)
     metrics = {name: e.metrics for name, e in expansions.items() if e.metrics is not None}
     verdicts = {name: e.verdicts for name, e in expansions.items() if e.verdicts is not None}
-    return Scenario(plan, None, document, document_sha256(document), metrics, verdicts)
+    taps = {name: e.tap for name, e in expansions.items() if e.tap is not None}
+    scenario = Scenario(plan, None, document, document_sha256(document), metrics, verdicts, taps)
+    reason = scenario.bounded_reason() if plan.memory == "bounded" else None
+    if reason is not None:
+        raise error(("memory",), reason)
+    return scenario
 
 
 def _scenario_models() -> tuple[type[ScenarioFile], type[ScenarioFile]]:
@@ -586,4 +608,5 @@ def _compile(
         seed=model.seed,
         drain_s=model.drain,
         replications=model.replications,
+        memory=model.memory,
     )

@@ -474,6 +474,14 @@ class ScenarioFile(_Model):
     replications: Annotated[
         int, Field(ge=1, le=10_000, strict=True, description="independent runs, seeds seed..")
     ] = 1
+    memory: Annotated[
+        Literal["exact", "bounded"],
+        Field(
+            description="exact: keep each packet's figures, exact percentiles; bounded: "
+            "streaming statistics in memory that does not grow with the run, percentiles "
+            "within 0.01 %"
+        ),
+    ] = "exact"
     duration: Annotated[PositiveTime, Field(description="how long the sources send")]
     drain: Annotated[Time, Field(description="extra time for packets in flight to arrive")] = (
         _default("10s")

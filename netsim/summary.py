@@ -33,7 +33,10 @@ def _budget_value(value: float, unit: str) -> str:
 def render_summary(results: Results, where: str | None = None) -> str:
     """A plain-text summary: streams (latency in ms), budgets, and the verdict."""
     plan = results.plan
-    out = [f"medlink: {plan.name}  seed {results.seed}  duration {plan.duration_s:g}s", ""]
+    out = [f"medlink: {plan.name}  seed {results.seed}  duration {plan.duration_s:g}s"]
+    if getattr(results.packets, "bounded", False):
+        out.append("memory: bounded (streaming statistics; percentiles within 0.01 %)")
+    out.append("")
     header = [
         "stream",
         "sent",

@@ -115,7 +115,9 @@ def run_one(text: str, filename: str, seed: int, duration_s: float | None) -> di
     from .scenario import load_scenario_text
 
     scenario = load_scenario_text(text, filename=filename)
-    results = run(scenario.plan, seed=seed, duration_s=duration_s, packets=False)
+    results = run(
+        scenario.plan, seed=seed, duration_s=duration_s, packets=False, taps=scenario.taps()
+    )
     workloads = scenario.judge(results)
     streams = {
         name: {

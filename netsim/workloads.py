@@ -14,7 +14,9 @@ The object has:
 - ``expand(section, context) -> Expansion``: the links, streams and budgets the section
   means, in netsim's own types; and optionally per-run ``metrics(results) -> dict`` for
   results.json (under ``workloads.<name>``) and ``verdicts(results) -> [BudgetResult]`` for
-  budgets on metrics of its own (a control loop's latency), judged with the others.
+  budgets on metrics of its own (a control loop's latency), judged with the others; and
+  ``tap() -> tap`` when those can be computed as the packets go, for runs that keep no
+  per-packet record (``memory: bounded``).
 
 netsim never imports a workload; it finds them here. A scenario with a workload section may
 leave out ``network`` and ``streams``; it may also add its own, and budgets may name the
@@ -72,6 +74,11 @@ class Expansion:
     budgets: list[BudgetSpec] = field(default_factory=list)
     metrics: Callable[[Any], dict] | None = None
     verdicts: Callable[[Any], list] | None = None  # Results -> list[BudgetResult] of its own
+    # For runs with memory="bounded" (no per-packet record): a factory of a fresh tap that sees
+    # each stream's final packets as they go (netsim.summaries.SummaryBuilder); ``metrics``
+    # then reads its result from ``results.packets.taps[<workload>]``. A workload with
+    # metrics or verdicts and no tap reads every packet, and cannot run bounded.
+    tap: Callable[[], Any] | None = None
 
 
 class Workload(Protocol):

@@ -51,7 +51,8 @@ from .timeline import IntervalSet, LinkEvent
 
 __all__ = ["radio_dynamics", "RadioTrace", "radio_trace"]
 
-SITES_PER_BLOCK = 8
+TIME_CHUNK = 1 << 14
+"""Samples per stretch of the path-loss and SINR formulas (bounds their temporaries)."""
 
 
 class RadioTrace:
@@ -89,42 +90,47 @@ def radio_trace(spec: RadioSpec, seed: int, link: str, horizon_s: float) -> Radi
     if spec.vehicle_penetration:
         rng = component_rng(seed, "link", link, "radio", "penetration")
         penetration_db = float(vehicle_penetration_loss_db(rng))
-    # Sites in small blocks, so that the temporaries of the path-loss formulas stay a few
-    # sites wide: memory is one (sites x samples) array plus what the SINR needs.
+    # One site at a time, a stretch of samples at a time, so that the temporaries of the
+    # path-loss formulas stay TIME_CHUNK samples long: memory is the (sites x samples) array
+    # of received power, one site's shadowing, and the per-sample traces. Every formula is
+    # per sample, so the chunks give the same values as the whole route at once.
+    base_dbm = spec.tx_power_dbm + spec.antenna_gain_db - penetration_db
     rx_dbm = np.empty((sites.shape[0], t.size))
-    for start in range(0, sites.shape[0], SITES_PER_BLOCK):
-        block = slice(start, start + SITES_PER_BLOCK)
-        d2d = distances_2d(sites[block], x, y)
-        loss = path_loss_db(
-            spec.environment,
-            d2d,
-            fc_ghz=spec.carrier_ghz,
-            h_bs_m=spec.h_bs_m,
-            h_ut_m=spec.h_ut_m,
-            los=los,
-        )
+    corr = correlation_distance_m(spec.environment, los) if travelled is not None else None
+    for row, (sx, sy) in enumerate(sites):
+        shadow = None
         if travelled is not None:
-            # sigma per site and sample (RMa LOS changes it at the breakpoint distance).
-            sigma = np.broadcast_to(
-                shadow_fading_sigma_db(
-                    spec.environment,
-                    los,
-                    d2d,
-                    fc_ghz=spec.carrier_ghz,
-                    h_bs_m=spec.h_bs_m,
-                    h_ut_m=spec.h_ut_m,
-                ),
-                d2d.shape,
+            # Each site's shadowing is named by its position: adding a site changes no other
+            # site's fading (common random numbers between variants of a scenario).
+            rng = component_rng(seed, "link", link, "radio", "shadowing", f"{sx:.3f},{sy:.3f}")
+            shadow = correlated_shadowing_db(rng, travelled, 1.0, corr)
+        for a in range(0, t.size, TIME_CHUNK):
+            b = min(a + TIME_CHUNK, t.size)
+            d2d = distances_2d(sites[row : row + 1], x[a:b], y[a:b])
+            loss = path_loss_db(
+                spec.environment,
+                d2d,
+                fc_ghz=spec.carrier_ghz,
+                h_bs_m=spec.h_bs_m,
+                h_ut_m=spec.h_ut_m,
+                los=los,
             )
-            corr = correlation_distance_m(spec.environment, los)
-            for row, (sx, sy) in enumerate(sites[block]):
-                # Each site's shadowing is named by its position: adding a site changes no
-                # other site's fading (common random numbers between variants of a scenario).
-                rng = component_rng(seed, "link", link, "radio", "shadowing", f"{sx:.3f},{sy:.3f}")
-                loss[row] += correlated_shadowing_db(rng, travelled, 1.0, corr) * sigma[row]
-        del d2d
-        rx_dbm[block] = spec.tx_power_dbm + spec.antenna_gain_db - penetration_db - loss
-        del loss
+            if shadow is not None:
+                # sigma per sample (RMa LOS changes it at the breakpoint distance)
+                sigma = np.broadcast_to(
+                    shadow_fading_sigma_db(
+                        spec.environment,
+                        los,
+                        d2d,
+                        fc_ghz=spec.carrier_ghz,
+                        h_bs_m=spec.h_bs_m,
+                        h_ut_m=spec.h_ut_m,
+                    ),
+                    d2d.shape,
+                )
+                loss[0] += shadow[a:b] * sigma[0]
+            rx_dbm[row, a:b] = base_dbm - loss[0]
+        del shadow
     trace = select_serving(
         rx_dbm,
         t,
@@ -134,7 +140,10 @@ def radio_trace(spec: RadioSpec, seed: int, link: str, horizon_s: float) -> Radi
     )
     noise = thermal_noise_dbm(spec.bandwidth_hz, spec.noise_figure_db)
     load = spec.interference_load if spec.direction == "downlink" else 0.0
-    sinr = sinr_db(rx_dbm, trace.serving, noise, load=load)
+    sinr = np.empty(t.size)
+    for a in range(0, t.size, TIME_CHUNK):  # per sample: chunks give the same values
+        b = min(a + TIME_CHUNK, t.size)
+        sinr[a:b] = sinr_db(rx_dbm[:, a:b], trace.serving[a:b], noise, load=load)
     mapping = ShannonMapping(spec.alpha, spec.sinr_min_db, spec.max_bps_per_hz)
     rate = spec.bandwidth_hz * mapping.spectral_efficiency(sinr) * spec.share
     return RadioTrace(

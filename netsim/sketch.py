@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .stats import BATCHES, _min_batch, _t_quantile, smooth_exponentially
+from .stats import BATCHES, SMOOTH_BLOCK, _min_batch, _smooth_padded, _t_quantile
 
 __all__ = ["ALPHA", "BATCH_ALPHA", "FLOOR_S", "QuantileSketch", "BatchMeans",
            "ArrivalJitter", "Bursts", "Bins", "KeyedPercentile", "numpy_rank"]  # fmt: skip
@@ -63,6 +63,47 @@ def _lerp(a: float, b: float, t: float) -> float:
     return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
+class OrderedSum:
+    """A running sum whose rounding depends on the values and their order only, not on how
+    they were handed in: numpy's (pairwise) sum of each block of :data:`SUM_BLOCK` values,
+    and the blocks' sums one after another. So a run gives the same mean whatever its
+    window length, as the exact record does."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.held = np.empty(SUM_BLOCK)
+        self.k = 0
+
+    def add(self, values: np.ndarray) -> None:
+        at, n = 0, values.size
+        if self.k:
+            at = min(SUM_BLOCK - self.k, n)
+            self.held[self.k : self.k + at] = values[:at]
+            self.k += at
+            if self.k < SUM_BLOCK:
+                return
+            self.total += float(self.held.sum())
+            self.k = 0
+        full = (n - at) // SUM_BLOCK
+        if full:
+            for block_sum in values[at : at + full * SUM_BLOCK].reshape(full, SUM_BLOCK).sum(1):
+                self.total += float(block_sum)
+            at += full * SUM_BLOCK
+        self.k = n - at
+        self.held[: self.k] = values[at:]
+
+    def value(self) -> float:
+        return self.total + float(self.held[: self.k].sum()) if self.k else self.total
+
+    def absorb(self, other: OrderedSum) -> None:
+        """Add ``other``'s sum (what follows is then summed from a fresh block)."""
+        self.total = self.value() + other.value()
+        self.k = 0
+
+
+SUM_BLOCK = 1024
+
+
 class QuantileSketch:
     """Counts of values in buckets ``(gamma^(i-1), gamma^i]``, ``gamma = (1+a)/(1-a)``.
 
@@ -84,7 +125,7 @@ class QuantileSketch:
         self.counts = np.zeros(0, dtype=np.int64)
         self.zeros = 0  # values <= FLOOR_S
         self.n = 0
-        self.total = 0.0
+        self.sum = OrderedSum()
         self.min = math.inf
         self.max = -math.inf
 
@@ -105,7 +146,7 @@ class QuantileSketch:
         if not values.size:
             return
         self.n += int(values.size)
-        self.total += float(values.sum())
+        self.sum.add(values)
         self.min = min(self.min, float(values.min()))
         self.max = max(self.max, float(values.max()))
         positive = values > FLOOR_S
@@ -127,7 +168,7 @@ class QuantileSketch:
         if other.alpha != self.alpha:
             raise ValueError("sketches of different accuracy do not merge")
         self.n += other.n
-        self.total += other.total
+        self.sum.absorb(other.sum)
         self.min, self.max = min(self.min, other.min), max(self.max, other.max)
         self.zeros += other.zeros
         if other.counts.size:
@@ -159,12 +200,16 @@ class QuantileSketch:
         a = self.order_statistic(lower)
         return a if upper == lower else _lerp(a, self.order_statistic(upper), t)
 
+    @property
+    def total(self) -> float:
+        return self.sum.value()
+
     def mean(self) -> float:
         return self.total / self.n if self.n else math.nan
 
     @property
     def nbytes(self) -> int:
-        return int(self.counts.nbytes)
+        return int(self.counts.nbytes + self.sum.held.nbytes)
 
 
 MIN_BATCHES = 10
@@ -252,14 +297,20 @@ class ArrivalJitter:
     is in, every packet received by the stretch's last send time is in its final place and
     goes into the recursion; the rest wait for the next stretch. What waits is what was in
     flight at that moment, not the run.
+
+    The recursion runs in blocks of :data:`netsim.stats.SMOOTH_BLOCK` differences counted
+    from the first, chained as :func:`netsim.stats.jitter_in_arrival_order` chains them, so
+    every J, and the final one, is that function's to the bit; their mean is summed by
+    :class:`OrderedSum` (the same to a few ulps, and the same for any window length).
     """
 
     def __init__(self) -> None:
         self.held_t = np.empty(0)  # receive times of the packets held, in arrival order
         self.held_x = np.empty(0)  # their transit times
         self.previous: float | None = None  # the last transit time taken
+        self.d: list[np.ndarray] = []  # |D| not yet in a whole block
         self.j = 0.0
-        self.total = 0.0
+        self.sum = OrderedSum()
         self.m = 0
 
     def add(self, t_recv: np.ndarray, transit: np.ndarray, settled_s: float) -> None:
@@ -273,31 +324,35 @@ class ArrivalJitter:
         self._take(x[:ready])
         self.held_t, self.held_x = t[ready:], x[ready:]
 
-    def _take(self, x: np.ndarray) -> None:
-        if not x.size:
-            return
-        if self.previous is None:
-            self.previous = float(x[0])
-            x = x[1:]
-            if not x.size:
-                return
-        d = np.abs(np.diff(x, prepend=self.previous))
-        gain = 1.0 / 16.0
-        j = smooth_exponentially(d, gain)
-        if self.j:
-            j += self.j * (1.0 - gain) ** np.arange(1, d.size + 1)
-        self.total += float(j.sum())
+    def _take(self, x: np.ndarray, last: bool = False) -> None:
+        if x.size:
+            if self.previous is None:
+                self.previous, x = float(x[0]), x[1:]
+            if x.size:
+                self.d.append(np.abs(np.diff(x, prepend=self.previous)))
+                self.previous = float(x[-1])
+        d = np.concatenate(self.d) if len(self.d) > 1 else self.d[0] if self.d else np.empty(0)
+        whole = d.size if last else d.size - d.size % SMOOTH_BLOCK
+        if whole:
+            self._smooth(d[:whole])
+        self.d = [d[whole:]] if whole < d.size else []
+
+    def _smooth(self, d: np.ndarray) -> None:
+        blocks = -(-d.size // SMOOTH_BLOCK)
+        padded = np.zeros(blocks * SMOOTH_BLOCK)
+        padded[: d.size] = d
+        j = _smooth_padded(padded, d.size, SMOOTH_BLOCK, 1.0 / 16.0, initial=self.j)
+        self.sum.add(j)
         self.j = float(j[-1])
         self.m += int(d.size)
-        self.previous = float(x[-1])
 
     def finish(self) -> tuple[float, float]:
         """(mean of J over the run, final J), seconds; NaN with fewer than two packets."""
-        self._take(self.held_x)
+        self._take(self.held_x, last=True)
         self.held_t = self.held_x = np.empty(0)
         if not self.m:
             return math.nan, math.nan
-        return self.total / self.m, self.j
+        return self.sum.value() / self.m, self.j
 
 
 class Bursts:

@@ -173,9 +173,12 @@ def smooth_exponentially(x: np.ndarray, gain: float) -> np.ndarray:
     return _smooth_padded(padded, n, width, gain)
 
 
-def _smooth_padded(padded: np.ndarray, n: int, width: int, gain: float) -> np.ndarray:
+def _smooth_padded(
+    padded: np.ndarray, n: int, width: int, gain: float, initial: float = 0.0
+) -> np.ndarray:
     """:func:`smooth_exponentially` of ``padded[:n]`` in place; ``padded`` holds whole blocks
-    of ``width`` values, zero beyond ``n``."""
+    of ``width`` values, zero beyond ``n``. ``initial`` is ``y_{-1}`` (a recursion carried on
+    from earlier values, as :class:`netsim.sketch.ArrivalJitter` streams it)."""
     a = 1.0 - gain
     blocks = padded.size // width
     k = np.arange(width)
@@ -186,7 +189,7 @@ def _smooth_padded(padded: np.ndarray, n: int, width: int, gain: float) -> np.nd
     # Chain: the value carried into block b is y at the end of block b - 1.
     decay = a ** (k + 1)
     carry = np.empty(blocks)
-    previous = 0.0
+    previous = initial
     a_width = a**width
     ends = local[:, -1]
     for b in range(blocks):

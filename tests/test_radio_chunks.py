@@ -115,6 +115,7 @@ def _specs():
 @pytest.mark.parametrize(("label", "spec"), _specs(), ids=[label for label, _ in _specs()])
 def test_stretches_give_the_whole_routes_values(monkeypatch, label, spec):
     monkeypatch.setattr(radiolink, "TIME_CHUNK", 997)  # many stretches, a ragged last one
+    monkeypatch.setattr(radiolink, "SINR_CELLS", 7_919)
     horizon = 120.0
     got = radio_trace(spec, 5, "up", horizon)
     want = reference_trace(spec, 5, "up", horizon)

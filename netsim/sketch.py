@@ -49,12 +49,13 @@ FLOOR_S = 1e-12
 
 def numpy_rank(n: int, q: float) -> tuple[int, int, float]:
     """Where numpy's linear-interpolation percentile ``q`` (0-100) of ``n`` sorted values
-    falls: the two order statistics it interpolates (0-based) and the weight of the upper."""
-    quantile = q / 100.0
-    virtual = n * quantile + (1.0 - quantile) - 1.0
-    lower = min(max(int(math.floor(virtual)), 0), n - 1)
-    upper = min(lower + 1, n - 1)
-    return lower, upper, min(max(virtual - lower, 0.0), 1.0)
+    falls: the two order statistics it interpolates (0-based) and the weight of the upper,
+    computed as numpy computes them (``(n - 1) * (q / 100)``, numpy.lib._function_base_impl)."""
+    virtual = (n - 1) * (q / 100.0)
+    if virtual >= n - 1:
+        return n - 1, n - 1, 0.0
+    lower = max(int(math.floor(virtual)), 0)
+    return lower, lower + 1, virtual - lower
 
 
 def _lerp(a: float, b: float, t: float) -> float:

@@ -46,6 +46,7 @@ from .plots_style import (
     _series,
     _stream_names,
     _styled,
+    legend_columns,
     series_style,
 )
 from .plots_time import _radio_links, along_route, latency_over_time, webrtc_over_time
@@ -203,7 +204,11 @@ def latency_cdf(doc: dict, log_x: bool = False) -> Figure | None:
         handles, _ = ax.get_legend_handles_labels()
         if budgets:
             handles.append(_budget_legend_handle())
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncols=legend_columns(fig, handles, 4),
+        )
     return fig
 
 
@@ -264,7 +269,11 @@ def latency_ccdf(doc: dict, log_x: bool | None = None) -> Figure | None:
         handles, _ = ax.get_legend_handles_labels()
         if budgets:
             handles.append(_budget_legend_handle())
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncols=legend_columns(fig, handles, 4),
+        )
     return fig
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["STYLE", "FIGSIZE", "FIGSIZE_TALL", "series_style"]
+__all__ = ["STYLE", "FIGSIZE", "FIGSIZE_TALL", "series_style", "legend_columns", "CAPACITY_LOOKS"]
 
 
 FIGSIZE = (6.4, 3.6)
@@ -91,12 +91,41 @@ def _figure(size: tuple[float, float] = FIGSIZE) -> Figure:
 
 
 def series_style(index: int) -> dict:
-    """Colour, line style and marker of the ``index``-th series (distinct in grayscale)."""
+    """Colour, line style and marker of the ``index``-th series (distinct in grayscale).
+
+    The first seven take the palette in step; from the eighth on, the marker and line style
+    shift by one more every seven, so no two of the first 49 series look the same (a bonded
+    ambulance has ten streams).
+    """
+    turn = index // len(COLORS)
     return {
         "color": COLORS[index % len(COLORS)],
-        "linestyle": LINESTYLES[index % len(LINESTYLES)],
-        "marker": MARKERS[index % len(MARKERS)],
+        "linestyle": LINESTYLES[(index + turn) % len(LINESTYLES)],
+        "marker": MARKERS[(index + turn) % len(MARKERS)],
     }
+
+
+CAPACITY_LOOKS = (
+    {"color": "#5a5a5a", "linestyle": "-", "marker": "x"},
+    {"color": "#5a5a5a", "linestyle": "--", "marker": "+"},
+    {"color": "#9a9a9a", "linestyle": "-", "marker": "x"},
+    {"color": "#9a9a9a", "linestyle": "--", "marker": "+"},
+)
+"""Link capacity lines: greys and markers no stream uses, so the shared legend tells them
+apart from the streams."""
+
+
+def legend_columns(fig: Figure, handles: list, most: int) -> int:
+    """The most columns (up to ``most``) in which a legend of ``handles`` fits the figure's
+    width: each column as wide as the longest entry (handle, gap, label at the legend's font
+    size, about 0.6 em a character in DejaVu Sans)."""
+    labels = [h.get_label() for h in handles]
+    size = float(STYLE["legend.fontsize"])
+    handle = float(STYLE["legend.handlelength"]) + 0.8 + 2.0  # handle, text pad, column gap
+    longest = max((len(label) for label in labels), default=1)
+    entry_pt = (handle + 0.6 * longest) * size
+    fits = int(fig.get_figwidth() * 72.0 // entry_pt)
+    return max(1, min(len(labels), most, fits))
 
 
 def _floats(values) -> np.ndarray:

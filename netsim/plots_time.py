@@ -14,16 +14,15 @@ from .plots_style import (
     _HANDOVER_COLOR,
     _OUTAGE,
     _QUANTITY,
-    COLORS,
+    CAPACITY_LOOKS,
     FIGSIZE,
     FIGSIZE_TALL,
-    LINESTYLES,
-    MARKERS,
     _figure,
     _floats,
     _series,
     _stream_names,
     _styled,
+    legend_columns,
     series_style,
 )
 
@@ -154,14 +153,14 @@ def _capacity_panel(ax, links: dict[str, dict], x: np.ndarray, step: bool) -> li
         y = _floats(entry.get("capacity_mbps"))
         if y.size != x.size:
             continue
-        color = COLORS[(j + 2) % len(COLORS)]
+        look = CAPACITY_LOOKS[j % len(CAPACITY_LOOKS)]
         (line,) = ax.plot(
             x,
             y,
-            color=color,
-            linestyle=LINESTYLES[j % len(LINESTYLES)],
+            color=look["color"],
+            linestyle=look["linestyle"],
             linewidth=0.9,
-            marker=MARKERS[(j + 2) % len(MARKERS)],
+            marker=look["marker"],
             markevery=_every(x.size, j, 0),
             markersize=3.5,
             drawstyle="steps-post" if step else "default",
@@ -213,7 +212,11 @@ def latency_over_time(doc: dict) -> Figure | None:
             bottom = cap
         bottom.set_xlabel("time (s)")
         handles += _event_handles(handovers, outages)
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncols=legend_columns(fig, handles, 6),
+        )
     return fig
 
 
@@ -274,7 +277,11 @@ def along_route(doc: dict, link: str | None = None) -> Figure | None:
         cap.set_xlabel("distance travelled (km)")
         cap.set_xlim(0, max(float(np.nanmax(km)), 1e-3))
         handles += link_handles + _event_handles(handovers, outages)
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncols=legend_columns(fig, handles, 6),
+        )
     return fig
 
 
@@ -341,5 +348,9 @@ def webrtc_over_time(doc: dict) -> Figure | None:
             rate.set_ylim(bottom=0)
             bottom = rate
         bottom.set_xlabel("time (s)")
-        fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncols=legend_columns(fig, handles, 4),
+        )
     return fig

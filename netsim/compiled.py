@@ -254,6 +254,7 @@ _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
 LOOP_SWITCH = 100_000  # packets through the overflow loop before a run turns them on,
 LOOP_SHARE = 0.2  # if they are this share of the packets its finite buffers served
+FINITE_SWITCH = 1_000_000  # or packets its finite buffers served: a long run
 
 
 def _load() -> bool:
@@ -275,11 +276,13 @@ def switch_after() -> int | None:
     """When a run turns the kernels on: ``0``, from the start (``MEDLINK_JIT=1``); ``None``,
     never (``MEDLINK_JIT=0``, or numba not installed); else once the numpy drop-tail's
     overflow loop, its costly case, has served :data:`LOOP_SWITCH` packets and at least
-    :data:`LOOP_SHARE` of those its finite buffers served: sustained overload, where the
-    kernels run 2-3 times as fast. Importing numba and loading the kernels costs about 0.5 s
-    and 100 MiB once per process, which a run that overflows only now and then does not earn
-    back (the one-hour ambulance: 4 % of its packets through the loop, the same wall time
-    with the kernels, 116 MiB more), and the real-time relay must never wait for it."""
+    :data:`LOOP_SHARE` of those its finite buffers served (sustained overload, where the
+    kernels run 2-3 times as fast), or once its finite buffers have served
+    :data:`FINITE_SWITCH` packets (a long run: 1.4 times as fast without overload, on the
+    benchmarks' three-hop model). Importing numba and loading the kernels costs about 0.5 s
+    and 115 MiB once per process, which a short run does not earn back; the one-hour
+    ambulance runs in the same wall time either way (116 MiB more with them), and the
+    real-time relay must never wait for it."""
     flag = os.environ.get("MEDLINK_JIT", "")
     if flag == "0" or importlib.util.find_spec("numba") is None:
         return None

@@ -216,13 +216,14 @@ class _Run:
             self.tell_sessions(cols)
 
     def _maybe_compile(self) -> None:
-        """Turn the compiled kernels on once the drop-tail queues are in sustained overload
-        (netsim.compiled.switch_after): the same results from here on, faster."""
+        """Turn the compiled kernels on once the drop-tail queues are in sustained overload,
+        or have served a long run's worth of packets (netsim.compiled.switch_after): the same
+        results from here on, faster."""
         loop = sum(link.queue.loop_packets for link in self.links)
-        if loop >= self.compile_after:
-            finite = sum(link.queue.finite_packets for link in self.links)
-            if loop >= compiled.LOOP_SHARE * finite:
-                compiled.switch_on()
+        finite = sum(link.queue.finite_packets for link in self.links)
+        overload = loop >= self.compile_after and loop >= compiled.LOOP_SHARE * finite
+        if overload or finite >= compiled.FINITE_SWITCH:
+            compiled.switch_on()
 
     def retire(self, final: bool = False) -> None:
         """Hand the rows whose fates are final to the lean record and drop them from the

@@ -230,9 +230,10 @@ def test_compiled_rate_schedule_lookups_match_numpy(seed):
         assert _same(fast, ref), method
 
 
-def test_kernels_switch_on_under_sustained_overload_only(monkeypatch):
-    """Runs turn the kernels on after enough overflow, from the start with MEDLINK_JIT=1,
-    never with MEDLINK_JIT=0; a run that hardly overflows stays in numpy."""
+def test_kernels_switch_on_under_sustained_overload_or_in_long_runs(monkeypatch):
+    """Runs turn the kernels on after enough overflow or enough packets, from the start with
+    MEDLINK_JIT=1, never with MEDLINK_JIT=0; a short run that hardly overflows stays in
+    numpy."""
     monkeypatch.delenv("MEDLINK_JIT", raising=False)
     assert compiled.switch_after() == compiled.LOOP_SWITCH and not compiled.active()
     monkeypatch.setenv("MEDLINK_JIT", "1")
@@ -262,3 +263,13 @@ def test_kernels_switch_on_under_sustained_overload_only(monkeypatch):
     ref = engine.simulate(_two_hop_plan(1.3), window_s=1.0).packets
     for name in ("t_send_s", "t_recv_s", "fate"):
         assert _same(getattr(switched, name), getattr(ref, name)), name
+    # a long run turns them on without overload, once its buffers have served enough
+    monkeypatch.delenv("MEDLINK_JIT")
+    monkeypatch.setattr(compiled, "FINITE_SWITCH", 20_000)
+    seen.clear()
+    long = engine.simulate(_two_hop_plan(0.7), window_s=1.0).packets
+    assert 0 < len(seen) < 2 * 25
+    monkeypatch.setenv("MEDLINK_JIT", "0")
+    ref = engine.simulate(_two_hop_plan(0.7), window_s=1.0).packets
+    for name in ("t_send_s", "t_recv_s", "fate"):
+        assert _same(getattr(long, name), getattr(ref, name)), name

@@ -9,6 +9,9 @@ generators (``link/<name>/fade``, ``link/<name>/radio/...``).
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -17,7 +20,49 @@ from .plan import JitterModel, LinkSpec
 from .rng import component_rng
 from .timeline import IntervalSet, LinkDynamics, LinkEvent, timed_chain_bad_intervals
 
-__all__ = ["link_dynamics", "draw_jitter"]
+__all__ = ["link_dynamics", "links_dynamics", "draw_jitter", "threads"]
+
+THREADS_VARIABLE = "MEDLINK_THREADS"
+"""Environment variable: how many threads a run may use for its links' dynamics (default:
+the cores this process may run on, at most 2 used today). Sweep workers set it to 1."""
+
+
+def threads() -> int:
+    """Threads a run may use (``MEDLINK_THREADS``, else the cores available to it)."""
+    given = os.environ.get(THREADS_VARIABLE, "").strip()
+    if given:
+        try:
+            return max(1, int(given))
+        except ValueError:
+            raise ValueError(f"{THREADS_VARIABLE} must be a whole number, not {given!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def links_dynamics(specs: Sequence[LinkSpec], seed: int, horizon_s: float) -> list[LinkDynamics]:
+    """:func:`link_dynamics` of each spec, in order.
+
+    Radio links (the costly ones: path loss and SINR per site and sample) are built in
+    threads, as many as :func:`threads` allows: each draws only from its own named
+    generators and numpy releases the GIL in its array loops, so the results are the same
+    to the bit as one after the other (the one-hour bonded ambulance's two radio links:
+    1.9x faster on this 2-core machine).
+    """
+    radio = [i for i, spec in enumerate(specs) if spec.radio is not None]
+    workers = min(threads(), len(radio))
+    if workers <= 1:
+        return [link_dynamics(spec, seed, horizon_s) for spec in specs]
+    out: list[LinkDynamics | None] = [None] * len(specs)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medlink-radio") as pool:
+        futures = {i: pool.submit(link_dynamics, specs[i], seed, horizon_s) for i in radio}
+        for i, spec in enumerate(specs):
+            if i not in futures:
+                out[i] = link_dynamics(spec, seed, horizon_s)
+        for i, future in futures.items():
+            out[i] = future.result()
+    return out  # type: ignore[return-value]
 
 
 def link_dynamics(spec: LinkSpec, seed: int, horizon_s: float) -> LinkDynamics:

@@ -21,6 +21,7 @@ import numpy as np
 import simpy
 
 from . import compiled
+from .dynamics import links_dynamics
 from .link import LinkRuntime
 from .packetlog import DELIVERED, ColumnBuffer
 from .plan import NetworkPlan, StreamSpec
@@ -84,9 +85,12 @@ class _Run:
         self.stream_names = [s.name for s in plan.streams]
         self.link_names = list(plan.links)
         self.order = [self.link_names.index(name) for name in link_order(plan)]
+        specs = [plan.links[n] for n in self.link_names]
         self.links = [
-            LinkRuntime(plan.links[n], seed, self.stream_names, self.horizon_s)
-            for n in self.link_names
+            LinkRuntime(spec, seed, self.stream_names, self.horizon_s, dynamics)
+            for spec, dynamics in zip(
+                specs, links_dynamics(specs, seed, self.horizon_s), strict=True
+            )
         ]
         self.sources = [
             Source(s, plan.duration_s if _sends_itself(s) else 0.0, seed) for s in plan.streams

@@ -20,6 +20,7 @@ from .fifo import FifoQueue
 from .packetlog import LOST
 from .plan import LinkSpec, LossModel
 from .rng import component_rng
+from .timeline import LinkDynamics
 
 __all__ = ["LinkRuntime", "ServeResult", "gilbert_elliott_states"]
 
@@ -73,12 +74,17 @@ class LinkRuntime:
     use_compiled = True
 
     def __init__(
-        self, spec: LinkSpec, seed: int, stream_names: list[str], horizon_s: float = math.inf
+        self,
+        spec: LinkSpec,
+        seed: int,
+        stream_names: list[str],
+        horizon_s: float = math.inf,
+        dynamics: LinkDynamics | None = None,
     ) -> None:
         self.spec = spec
         self.seed = seed
         self.stream_names = stream_names
-        self.dynamics = link_dynamics(spec, seed, horizon_s)
+        self.dynamics = link_dynamics(spec, seed, horizon_s) if dynamics is None else dynamics
         self.queue = FifoQueue(
             spec.capacity_bps, spec.buffer_limit, spec.buffer_kind, self.dynamics.curve
         )

@@ -42,6 +42,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from .dynamics import THREADS_VARIABLE
 from .errors import ScenarioError, read_user_text
 from .results import json_safe
 from .sweep_params import (
@@ -345,8 +346,10 @@ def _executor(workers: int | None, scheduler: str | None, pending: int) -> Itera
 
 
 def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle."""
+    """Worker initializer: Ctrl-C is the parent's to handle, and each worker builds its
+    links one at a time (the workers already share the cores)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault(THREADS_VARIABLE, "1")
 
 
 @contextmanager

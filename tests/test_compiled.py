@@ -11,6 +11,7 @@ packets and very long stretches.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -273,3 +274,31 @@ def test_kernels_switch_on_under_sustained_overload_or_in_long_runs(monkeypatch)
     ref = engine.simulate(_two_hop_plan(0.7), window_s=1.0).packets
     for name in ("t_send_s", "t_recv_s", "fate"):
         assert _same(getattr(long, name), getattr(ref, name)), name
+
+
+@pytest.mark.parametrize("n", [2, 3, 1000, 70_001])
+def test_first_order_filter_is_lfilter_to_the_bit(n):
+    """The radio's shadowing filter (evenly spaced samples) gives scipy's lfilter values to
+    the bit, one row or several, so a run's radio does not depend on numba."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(n)
+    for r in (0.0, 0.3, 0.999, math.exp(-0.01 / 37.0), 1.0):
+        b = rng.standard_normal((3, n)) * 8.0
+        assert _same(compiled.first_order_filter(b, r), lfilter([1.0], [1.0, -r], b, axis=-1))
+        row = b[1, ::2]  # not contiguous
+        assert _same(compiled.first_order_filter(row, r), lfilter([1.0], [1.0, -r], row))
+
+
+def test_shadowing_is_the_same_with_and_without_the_kernels(monkeypatch):
+    from netsim.radio import correlated_shadowing_db
+
+    def shadowing():
+        travelled = np.arange(0.0, 5000.0, 0.25)  # evenly spaced: the filter's case
+        rng = np.random.default_rng(3)
+        return correlated_shadowing_db(rng, travelled, 6.0, 50.0, n_sites=4)
+
+    with_kernels = shadowing()
+    monkeypatch.setenv("MEDLINK_JIT", "0")
+    assert not compiled.usable()
+    assert _same(with_kernels, shadowing())

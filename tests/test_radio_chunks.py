@@ -123,3 +123,42 @@ def test_stretches_give_the_whole_routes_values(monkeypatch, label, spec):
         np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=field)
     np.testing.assert_array_equal(np.asarray(got.handover_t_s), np.asarray(want.handover_t_s))
     assert got.t_s.size > 5 * 997
+
+
+def test_radio_links_built_in_threads_give_the_same_run(monkeypatch):
+    """The bonded ambulance's two radio links are built in two threads (netsim.dynamics):
+    the run is the same to the bit as with one thread, and the threads are really used."""
+    from netsim import dynamics, engine
+
+    plan = load_scenario(SCENARIOS / "ambulance-bonded.yaml").plan
+    plan = dataclasses.replace(plan, duration_s=60.0)
+    pools = []
+    real_pool = dynamics.ThreadPoolExecutor
+
+    def counting_pool(*args, **kwargs):
+        pools.append(kwargs.get("max_workers"))
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(dynamics, "ThreadPoolExecutor", counting_pool)
+
+    def run(threads: str):
+        monkeypatch.setenv(dynamics.THREADS_VARIABLE, threads)
+        return engine.simulate(plan, seed=11)
+
+    one = run("1")
+    assert pools == []
+    two = run("2")
+    assert pools == [2]
+    for column in ("t_send_s", "t_recv_s", "fate", "size_bytes", "stream"):
+        a, b = getattr(one.packets, column), getattr(two.packets, column)
+        assert a.tobytes() == b.tobytes(), column
+    for name in one.dynamics:
+        assert one.dynamics[name].events == two.dynamics[name].events
+        a, b = one.dynamics[name].curve, two.dynamics[name].curve
+        if a is not None:
+            assert (
+                a.t_s.tobytes() == b.t_s.tobytes() and a.rate_bps.tobytes() == b.rate_bps.tobytes()
+            )
+    monkeypatch.setenv(dynamics.THREADS_VARIABLE, "two")
+    with pytest.raises(ValueError, match="MEDLINK_THREADS"):
+        dynamics.threads()

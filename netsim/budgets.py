@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .plan import BudgetSpec
-from .stats import percentile
+from .stats import Ascending, percentile
 from .webrtc.session import TransportReport
 
 __all__ = ["BudgetResult", "evaluate_budget", "budget_margin", "UNITS"]
@@ -74,7 +74,8 @@ def evaluate_budget(
     """Judge one budget on one stream's delivered latencies and summary figures (SI).
 
     A latency budget is a percentile over delivered packets; a stream with none fails it.
-    ``latency_s`` is the delivered latencies, or a bounded run's
+    ``latency_s`` is the delivered latencies (an array, or :class:`~netsim.stats.Ascending`),
+    or a bounded run's
     :class:`netsim.summaries.StreamSummary` (its verdict settled by exact counts where they
     can tell).
     The WebRTC metrics read the stream's session ``report``: ``frame_latency`` and
@@ -88,6 +89,8 @@ def evaluate_budget(
         q = spec.percentile or 99.0
         if isinstance(latency_s, np.ndarray):
             value = percentile(latency_s, q)
+        elif isinstance(latency_s, Ascending):  # sorted once for all the run's percentiles
+            value = latency_s.percentile(q)
         else:  # a bounded run's StreamSummary: a sketch, and exact counts at the limits
             value = latency_s.percentile(q)
             if not math.isnan(value):

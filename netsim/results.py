@@ -16,8 +16,9 @@ from .budgets import BudgetResult, evaluate_budget
 from .columns import stream_columns, stream_packets
 from .packetlog import DROPPED, IN_FLIGHT, LOST, PacketLog
 from .plan import NetworkPlan
-from .series import build_series
+from .series import build_series, quantile_curve
 from .stats import (
+    Ascending,
     jitter_in_arrival_order,
     latency_intervals,
     latency_summary,
@@ -80,6 +81,7 @@ class Results:
     events: object = field(default=None, repr=False)
     dynamics: dict = field(default_factory=dict, repr=False)
     transport: dict = field(default_factory=dict, repr=False)  # stream -> TransportReport
+    curves: dict = field(default_factory=dict, repr=False)  # stream -> series quantile curve
 
     @property
     def passed(self) -> bool:
@@ -115,18 +117,34 @@ def build_results(sim: Simulation) -> Results:
     """Statistics and budget verdicts for a :class:`netsim.engine.Simulation`."""
     plan, log = sim.plan, sim.packets
     streams: dict[str, StreamStats] = {}
-    per_stream: dict[str, tuple] = {}
+    curves: dict[str, dict | None] = {}
+    budgets: list[BudgetResult | None] = [None] * len(plan.budgets)
+
+    def judge(name: str, figures: tuple) -> None:
+        # A stream's budgets as soon as its figures are known: its sorted latencies are
+        # then dropped before the next stream's are made.
+        for i, spec in enumerate(plan.budgets):
+            if spec.stream == name:
+                budgets[i] = evaluate_budget(spec, *figures, report=sim.transport.get(name))
+
     if getattr(log, "bounded", False):
         for name, summary in log.summaries.items():
-            streams[name], per_stream[name] = _from_summary(summary, plan, sim.transport)
+            streams[name], figures = _from_summary(summary, plan, sim.transport)
+            judge(name, figures)
     for name, packets in () if streams else stream_packets(plan, log).items():
         fate, latency = packets.fate, packets.latency_s
         n_delivered, sent = packets.delivered, packets.sent
         loss_rate = 1.0 - n_delivered / sent if sent else math.nan
         # The receive times only a piece at a time: no copy of them for the whole stream.
         jitter_mean, jitter_final = jitter_in_arrival_order(latency, packets.recv_pieces)
-        summary = latency_summary(latency)
         throughput = 8.0 * packets.delivered_bytes / plan.duration_s
+        # One sort for every percentile of the stream, dropped before the intervals copy
+        # the latencies into batches.
+        ascending = Ascending(latency)
+        summary = latency_summary(latency, ascending)
+        curves[name] = quantile_curve(ascending)
+        judge(name, (ascending, float(loss_rate), jitter_mean, throughput))
+        del ascending
         lost, dropped = fate == LOST, fate == DROPPED
         streams[name] = StreamStats(
             name=name,
@@ -147,11 +165,9 @@ def build_results(sim: Simulation) -> Results:
             loss_bursts=loss_bursts(lost | dropped),
             webrtc=(transport_summary(sim.transport[name]) if name in sim.transport else None),
         )
-        per_stream[name] = (latency, float(loss_rate), jitter_mean, throughput)
-    budgets = [
-        evaluate_budget(b, *per_stream[b.stream], report=sim.transport.get(b.stream))
-        for b in plan.budgets
-    ]
+    missing = [spec.stream for spec, b in zip(plan.budgets, budgets, strict=True) if b is None]
+    if missing:
+        raise KeyError(missing[0])
     return Results(
         plan=plan,
         seed=sim.seed,
@@ -161,6 +177,7 @@ def build_results(sim: Simulation) -> Results:
         events=sim.events,
         dynamics=sim.dynamics,
         transport=sim.transport,
+        curves=curves,
     )
 
 

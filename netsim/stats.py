@@ -18,6 +18,8 @@ __all__ = [
     "rfc3550_jitter",
     "loss_bursts",
     "percentile",
+    "quantiles_of_sorted",
+    "Ascending",
     "batch_means_ci",
     "smooth_exponentially",
     "disordered_blocks",
@@ -32,14 +34,75 @@ def percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else math.nan
 
 
-def latency_summary(latency_s: np.ndarray) -> dict[str, float]:
-    """Mean, min, p50, p95, p99, p99.9 and max of delivered packets' latencies, in seconds."""
+def quantiles_of_sorted(
+    ascending: np.ndarray, fractions: np.ndarray | list[float], scale: float = 1.0
+) -> np.ndarray:
+    """``np.quantile(ascending * scale, fractions)`` (linear interpolation, numpy's default)
+    from values already in ascending order, to the bit, without numpy's partition.
+
+    The same operations as numpy.lib._function_base_impl: the virtual index ``(n - 1) * f``,
+    its floor and fractional part, the two order statistics (the last value past the end),
+    and ``_lerp``'s two-sided interpolation. Scaling by a positive ``scale`` keeps the order,
+    so only the two values each quantile reads are scaled. ``tests/test_stats.py`` compares
+    it with ``np.quantile`` and ``np.percentile`` bit for bit. ``ascending`` must be
+    non-empty and free of NaN.
+    """
+    n = ascending.size
+    f = np.asarray(fractions, dtype=np.float64)
+    virtual = (n - 1) * f
+    lower = np.floor(virtual)
+    gamma = virtual - lower
+    last = virtual >= n - 1
+    lo = np.where(last, n - 1, lower).astype(np.intp)
+    hi = np.where(last, n - 1, lower + 1).astype(np.intp)
+    a, b = ascending[lo], ascending[hi]
+    if scale != 1.0:
+        a, b = a * scale, b * scale
+    diff = b - a
+    out = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+class Ascending:
+    """Delivered latencies sorted once, for every percentile a run reports of them.
+
+    One sort of a stream's latencies (0.15 s for 13 million) replaces a partition per
+    caller: the summary's four percentiles, each latency budget, and the quantile curve of
+    the plots (a 132-point grid, 0.5 s by partition). The values are numpy's to the bit.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = np.sort(values)
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+    def percentiles(self, qs: list[float]) -> np.ndarray:
+        return quantiles_of_sorted(self.values, np.true_divide(qs, 100))
+
+    def percentile(self, q: float) -> float:
+        """:func:`percentile` of the values."""
+        return float(self.percentiles([q])[0]) if self.size else math.nan
+
+
+def latency_summary(latency_s: np.ndarray, ascending: Ascending | None = None) -> dict[str, float]:
+    """Mean, min, p50, p95, p99, p99.9 and max of delivered packets' latencies, in seconds.
+
+    ``ascending`` (the same values sorted) saves partitioning them."""
     if not latency_s.size:
         return {k: math.nan for k in ("mean", "min", *PERCENTILES, "max")}
-    qs = np.percentile(latency_s, list(PERCENTILES.values()))
-    summary = {"mean": float(latency_s.mean()), "min": float(latency_s.min())}
+    wanted = list(PERCENTILES.values())
+    if ascending is not None:
+        qs = ascending.percentiles(wanted)
+        low, high = ascending.values[0], ascending.values[-1]
+    else:
+        qs = np.percentile(latency_s, wanted)
+        low, high = latency_s.min(), latency_s.max()
+    summary = {"mean": float(latency_s.mean()), "min": float(low)}
     summary.update({key: float(v) for key, v in zip(PERCENTILES, qs, strict=True)})
-    summary["max"] = float(latency_s.max())
+    summary["max"] = float(high)
     return summary
 
 

@@ -86,3 +86,28 @@ def test_blocked_smoothing_equals_the_plain_recursion(n):
         j += (value - j) / 16
         expected.append(j)
     np.testing.assert_allclose(smooth_exponentially(x, 1 / 16), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 100_003])
+def test_quantiles_of_sorted_are_numpys_to_the_bit(n):
+    """One sort then :func:`quantiles_of_sorted` gives np.quantile's and np.percentile's
+    values bit for bit: the plots' 132-point grid, the summary's percentiles, random
+    fractions, both ends; with ties, and scaled to ms."""
+    from netsim.series import QUANTILE_GRID
+    from netsim.stats import PERCENTILES, Ascending, quantiles_of_sorted
+
+    rng = np.random.default_rng(n)
+    x = rng.lognormal(-4.0, 0.7, n)
+    x[rng.integers(0, n, n // 7)] = x[0]  # ties
+    ascending = Ascending(x)
+    fractions = np.concatenate([QUANTILE_GRID, rng.random(500), [0.0, 1.0, 0.5, 0.999999]])
+    got = quantiles_of_sorted(ascending.values, fractions)
+    assert got.tobytes() == np.quantile(x, fractions).tobytes()
+    ms = quantiles_of_sorted(ascending.values, fractions, scale=1e3)
+    assert ms.tobytes() == np.quantile(x * 1e3, fractions).tobytes()
+    qs = [*PERCENTILES.values(), 0.0, 100.0, 12.5, 99.999]
+    assert ascending.percentiles(qs).tobytes() == np.percentile(x, qs).tobytes()
+    for q in qs:
+        assert ascending.percentile(q) == float(np.percentile(x, q))
+    assert latency_summary(x, ascending) == latency_summary(x)
+    assert math.isnan(Ascending(np.empty(0)).percentile(99.0))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import compiled
 from .packetlog import DELIVERED, PacketLog
 from .plan import NetworkPlan
 from .streamlog import StreamColumns, StreamLog
@@ -233,13 +234,18 @@ def _from_columns(name: str, c: StreamColumns) -> StreamPackets:
     latency = np.empty(n)
     total = 0
     at = 0
-    for a in range(0, fate.size, CHUNK):
-        mask = delivered[a : a + CHUNK]
-        recv = c.t_recv_s[a : a + CHUNK][mask]
-        k = recv.size
-        np.subtract(recv, c.t_send_s[a : a + CHUNK][mask], out=latency[at : at + k])
-        total += int(c.size_bytes[a : a + CHUNK][mask].sum(dtype=np.int64))
-        at += k
+    if compiled.loaded():  # one pass instead of three masked gathers: the same values
+        _, total = compiled.delivered_latency(
+            fate, DELIVERED, c.t_send_s, c.t_recv_s, c.size_bytes, latency
+        )
+    else:
+        for a in range(0, fate.size, CHUNK):
+            mask = delivered[a : a + CHUNK]
+            recv = c.t_recv_s[a : a + CHUNK][mask]
+            k = recv.size
+            np.subtract(recv, c.t_send_s[a : a + CHUNK][mask], out=latency[at : at + k])
+            total += int(c.size_bytes[a : a + CHUNK][mask].sum(dtype=np.int64))
+            at += k
     return StreamPackets(
         name=name,
         fate=fate,

@@ -38,6 +38,9 @@ __all__ = [
     "enabled",
     "first_order_filter",
     "installed",
+    "loaded",
+    "smooth_blocks",
+    "delivered_latency",
     "schedule_time",
     "schedule_work",
     "serve_finite",
@@ -255,12 +258,40 @@ def _first_order_filter(b, r, out):  # pragma: no cover (compiled)
         out[k] = y
 
 
+def _smooth_blocks(padded, width, ainv, gain_k, decay, a_width, initial):  # pragma: no cover
+    """The compiled body of :func:`smooth_blocks`."""
+    previous = initial
+    for start in range(0, padded.size, width):
+        total = 0.0
+        for i in range(width):
+            total += padded[start + i] * ainv[i]
+            padded[start + i] = total * gain_k[i]
+        carry = previous
+        previous = padded[start + width - 1] + a_width * previous
+        for i in range(width):
+            padded[start + i] += carry * decay[i]
+
+
+def _delivered_latency(fate, code, t_send, t_recv, size, out):  # pragma: no cover
+    """The compiled body of :func:`delivered_latency`."""
+    at = 0
+    total = 0
+    for i in range(fate.size):
+        if fate[i] == code:
+            out[at] = t_recv[i] - t_send[i]
+            total += size[i]
+            at += 1
+    return at, total
+
+
 _KERNELS = {
     "serve_finite": _serve_finite,
     "delay_line": _delay_line,
     "schedule_work": _schedule_work,
     "schedule_time": _schedule_time,
     "first_order_filter": _first_order_filter,
+    "smooth_blocks": _smooth_blocks,
+    "delivered_latency": _delivered_latency,
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
@@ -331,6 +362,12 @@ def usable() -> bool:
     return switch_after() is not None and _load()
 
 
+def loaded() -> bool:
+    """Whether this process has loaded the kernels already (a long run, or a radio link,
+    did) and ``MEDLINK_JIT`` is not 0: the statistics then use them, at no import cost."""
+    return bool(_compiled) and os.environ.get("MEDLINK_JIT", "") != "0"
+
+
 def active() -> bool:
     """Whether the kernels are in use here (see :func:`enabled`)."""
     return _enabled.get()
@@ -368,6 +405,26 @@ def first_order_filter(b: np.ndarray, r: float) -> np.ndarray:
     for i in range(rows.shape[0]):
         kernel(rows[i], float(r), rows_out[i])
     return out
+
+
+def smooth_blocks(
+    padded: np.ndarray, width: int, ainv, gain_k, decay, a_width: float, initial: float
+) -> None:
+    """:func:`netsim.stats._smooth_padded`'s blocked recursion in place, in one pass: per
+    block of ``width`` values, the running sum of ``x_i a^-i`` times ``gain a^i``, then the
+    value carried in from the block before times ``a^(i+1)``; the same float operations in
+    the same order as numpy's passes (``cumsum`` adds left to right), so the same bits."""
+    assert _compiled
+    _compiled["smooth_blocks"](padded, int(width), ainv, gain_k, decay, float(a_width), initial)
+
+
+def delivered_latency(fate, code: int, t_send, t_recv, size, out) -> tuple[int, int]:
+    """Latencies (``t_recv - t_send``) of the packets whose ``fate`` is ``code``, into
+    ``out`` in order, and their bytes: what boolean masks and a sum give, in one pass.
+    Returns (how many, total bytes)."""
+    assert _compiled
+    at, total = _compiled["delivered_latency"](fate, int(code), t_send, t_recv, size, out)
+    return int(at), int(total)
 
 
 def schedule_work(schedule, t: np.ndarray) -> np.ndarray:

@@ -203,3 +203,33 @@ def test_satellite_modem_and_grid_layout():
     assert len(sites) > 8 and np.abs(sites[:, 1]).max() <= 600.0 + 1e-6
     result = run(plan)
     assert result.streams["vitals"].packets_sent == 40
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_per_km_counts_by_bisection_are_every_packets_km(seed):
+    """The per-km table finds each km's first packet by bisection; the counts are those of
+    every packet's km (a bincount), over routes with stops, turns and waypoints on km
+    marks; a route with a waypoint just below a km mark takes every packet's km."""
+    from ambulance.workload import _km_counts, _km_monotone, _km_of
+    from netsim.mobility import Route
+
+    rng = np.random.default_rng(seed)
+    legs = rng.uniform(50.0, 900.0, 12)
+    legs[3] = 1000.0 - legs[:3].sum() % 1000.0  # a waypoint exactly on a km mark
+    points = np.zeros((legs.size + 1, 2))
+    points[1:, 0] = np.cumsum(legs)
+    route = Route(points, speed_mps=float(rng.uniform(3.0, 30.0)))
+    assert _km_monotone(route)
+    n_km = int(route.length_m // 1000) + 1
+    t = np.sort(rng.uniform(-5.0, route.duration_s + 5.0, 200_000))
+    t[rng.integers(0, t.size, 500)] = rng.choice(route.times_s, 500)  # on waypoints
+    t = np.sort(t)
+    for a, b in ((0, t.size), (1000, 1001), (5000, 90_000)):
+        piece = t[a:b]
+        first, last, counts = _km_counts(route, piece, n_km)
+        every = np.bincount(_km_of(route, piece, n_km), minlength=n_km)
+        assert every[first : last + 1].tolist() == counts.tolist()
+        assert every.sum() == counts.sum()
+    near = points.copy()
+    near[4:, 0] -= 1e-9  # the fourth waypoint now just below the km mark
+    assert not _km_monotone(Route(near, speed_mps=10.0))

@@ -302,3 +302,34 @@ def test_shadowing_is_the_same_with_and_without_the_kernels(monkeypatch):
     monkeypatch.setenv("MEDLINK_JIT", "0")
     assert not compiled.usable()
     assert _same(with_kernels, shadowing())
+
+
+@pytest.mark.parametrize("n", [2, 511, 512, 513, 100_003])
+def test_statistics_kernels_give_numpys_values(n, monkeypatch):
+    """The jitter's blocked smoothing and the delivered latencies, with the kernels loaded
+    and with MEDLINK_JIT=0 (numpy), give the same bits."""
+    from netsim.columns import _from_columns
+    from netsim.stats import _smooth_padded, smooth_exponentially
+    from netsim.streamlog import StreamColumns
+
+    rng = np.random.default_rng(n)
+    x = np.abs(rng.standard_normal(n)) * 1e-3
+    assert compiled.installed() and compiled.loaded()
+    fast = smooth_exponentially(x, 1.0 / 16.0)
+    width = 512
+    padded = np.zeros(-(-n // width) * width)
+    padded[:n] = x
+    carried = _smooth_padded(padded.copy(), n, width, 1.0 / 16.0, initial=0.25).copy()
+    t_send = np.cumsum(rng.exponential(1e-3, n))
+    fate = rng.choice(np.array([0, 0, 0, 1, 2, 3], dtype=np.int8), n)
+    t_recv = np.where(fate == 0, t_send + rng.exponential(0.02, n), np.nan)
+    size = rng.integers(60, 1500, n).astype(np.int32)
+    cols = StreamColumns(t_send_s=t_send, t_recv_s=t_recv, fate=fate, size_bytes=size, seq=None)
+    with_kernel = _from_columns("s", cols)
+    monkeypatch.setenv("MEDLINK_JIT", "0")
+    assert not compiled.loaded()
+    assert _same(fast, smooth_exponentially(x, 1.0 / 16.0))
+    assert _same(carried, _smooth_padded(padded.copy(), n, width, 1.0 / 16.0, initial=0.25))
+    plain = _from_columns("s", cols)
+    assert _same(with_kernel.latency_s, plain.latency_s)
+    assert with_kernel.delivered_bytes == plain.delivered_bytes

@@ -317,21 +317,23 @@ def _load() -> bool:
     return bool(_compiled)
 
 
-def switch_after() -> int | None:
-    """When a run turns the kernels on: ``0``, from the start (``MEDLINK_JIT=1``); ``None``,
-    never (``MEDLINK_JIT=0``, or numba not installed); else once the numpy drop-tail's
-    overflow loop, its costly case, has served :data:`LOOP_SWITCH` packets and at least
-    :data:`LOOP_SHARE` of those its finite buffers served (sustained overload, where the
-    kernels run 2-3 times as fast), or once its finite buffers have served
-    :data:`FINITE_SWITCH` packets (a long run: 1.4 times as fast without overload, on the
-    benchmarks' three-hop model). Importing numba and loading the kernels costs about 0.5 s
-    and 115 MiB once per process, which a short run does not earn back; the one-hour
-    ambulance runs in the same wall time either way (116 MiB more with them), and the
-    real-time relay must never wait for it."""
+def switch_after(expected_finite: int = 0) -> int | None:
+    """When a run turns the kernels on: ``0``, from the start (``MEDLINK_JIT=1``, or a run
+    expected to serve :data:`FINITE_SWITCH` packets or more through finite buffers,
+    ``expected_finite``: it would turn them on part way anyway, so it pays the same cost
+    and gains from the first packet); ``None``, never (``MEDLINK_JIT=0``, or numba not
+    installed); else once the numpy drop-tail's overflow loop, its costly case, has served
+    :data:`LOOP_SWITCH` packets and at least :data:`LOOP_SHARE` of those its finite buffers
+    served (sustained overload, where the kernels run 2-3 times as fast), or once its
+    finite buffers have served :data:`FINITE_SWITCH` packets (a long run the plan did not
+    foresee: 1.4 times as fast without overload, on the benchmarks' three-hop model).
+    Importing numba and loading the kernels costs about 0.5 s and 115 MiB once per
+    process, which a short run does not earn back, and the real-time relay must never wait
+    for it."""
     flag = os.environ.get("MEDLINK_JIT", "")
     if flag == "0" or importlib.util.find_spec("numba") is None:
         return None
-    return 0 if flag == "1" else LOOP_SWITCH
+    return 0 if flag == "1" or expected_finite >= FINITE_SWITCH else LOOP_SWITCH
 
 
 def switch_on() -> bool:

@@ -395,6 +395,18 @@ def _expected_packets(plan: NetworkPlan, stream: StreamSpec | None = None) -> in
     return int(min(total * 1.02 + 1024, 2**31))
 
 
+def _expected_finite(plan: NetworkPlan) -> int:
+    """About how many packets the run's finite buffers will serve: each stream's expected
+    packets times the links with a finite buffer on its path (netsim.compiled.switch_after).
+    """
+    total = 0
+    for stream in plan.streams:
+        finite = sum(1 for name in stream.path if plan.links[name].buffer_kind != "unlimited")
+        if finite:
+            total += _expected_packets(plan, stream) * finite
+    return total
+
+
 def _arrival_order(t: np.ndarray, stream: np.ndarray, seq) -> np.ndarray | None:
     """The order (time, stream, seq) of a link's arrivals, or None if they are in it already.
 
@@ -492,7 +504,7 @@ def simulate(
     state.progress = progress
     env = simpy.Environment()
     env.process(state.clock(env))
-    state.compile_after = compiled.switch_after()
+    state.compile_after = compiled.switch_after(_expected_finite(plan))
     with compiled.enabled(state.compile_after == 0):
         env.run()
     if state.lean is not None:

@@ -264,9 +264,11 @@ def test_kernels_switch_on_under_sustained_overload_or_in_long_runs(monkeypatch)
     ref = engine.simulate(_two_hop_plan(1.3), window_s=1.0).packets
     for name in ("t_send_s", "t_recv_s", "fate"):
         assert _same(getattr(switched, name), getattr(ref, name)), name
-    # a long run turns them on without overload, once its buffers have served enough
+    # a long run turns them on without overload, once its buffers have served enough, if
+    # its plan did not foresee it ...
     monkeypatch.delenv("MEDLINK_JIT")
     monkeypatch.setattr(compiled, "FINITE_SWITCH", 20_000)
+    monkeypatch.setattr(engine, "_expected_finite", lambda plan: 0)
     seen.clear()
     long = engine.simulate(_two_hop_plan(0.7), window_s=1.0).packets
     assert 0 < len(seen) < 2 * 25
@@ -274,6 +276,25 @@ def test_kernels_switch_on_under_sustained_overload_or_in_long_runs(monkeypatch)
     ref = engine.simulate(_two_hop_plan(0.7), window_s=1.0).packets
     for name in ("t_send_s", "t_recv_s", "fate"):
         assert _same(getattr(long, name), getattr(ref, name)), name
+    # ... and from the start if it did (the same cost, paid where it gains most)
+    monkeypatch.undo()
+    monkeypatch.setattr(compiled, "serve_finite", spy)
+    monkeypatch.setattr(compiled, "FINITE_SWITCH", 20_000)
+    plan = _two_hop_plan(0.7)
+    expected = engine._expected_finite(plan)
+    # two finite hops per packet, each stream with 2 % and 1,024 packets of slack
+    assert 2 * 0.9 * len(ref) < expected < 2 * 1.1 * len(ref) + 4 * 1024
+    assert compiled.switch_after(expected) == 0
+    assert compiled.switch_after(19_999) == compiled.LOOP_SWITCH
+    seen.clear()
+    early = engine.simulate(plan, window_s=1.0).packets
+    windows = len(seen)
+    monkeypatch.setattr(compiled, "FINITE_SWITCH", 10**12)
+    seen.clear()
+    engine.simulate(plan, window_s=1.0)
+    assert windows > 0 and len(seen) == 0
+    for name in ("t_send_s", "t_recv_s", "fate"):
+        assert _same(getattr(early, name), getattr(ref, name)), name
 
 
 @pytest.mark.parametrize("n", [2, 3, 1000, 70_001])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .plan import BudgetSpec
-from .stats import Ascending, percentile
+from .stats import percentile
 from .webrtc.session import TransportReport
 
 __all__ = ["BudgetResult", "evaluate_budget", "budget_margin", "UNITS"]
@@ -89,12 +89,11 @@ def evaluate_budget(
         q = spec.percentile or 99.0
         if isinstance(latency_s, np.ndarray):
             value = percentile(latency_s, q)
-        elif isinstance(latency_s, Ascending):  # sorted once for all the run's percentiles
+        else:  # sorted once (Ascending), or a bounded run's sketch
             value = latency_s.percentile(q)
-        else:  # a bounded run's StreamSummary: a sketch, and exact counts at the limits
-            value = latency_s.percentile(q)
-            if not math.isnan(value):
-                value, settled = latency_s.settle(q, spec.limit, value)
+            settle = getattr(latency_s, "settle", None)  # exact counts at the limits
+            if settle is not None and not math.isnan(value):
+                value, settled = settle(q, spec.limit, value)
     elif spec.metric in ("loss", "jitter", "throughput"):
         value = {"loss": loss_rate, "jitter": jitter_s, "throughput": throughput_bps}[spec.metric]
     else:

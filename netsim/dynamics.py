@@ -23,8 +23,8 @@ from .timeline import IntervalSet, LinkDynamics, LinkEvent, timed_chain_bad_inte
 __all__ = ["link_dynamics", "links_dynamics", "draw_jitter", "threads"]
 
 THREADS_VARIABLE = "MEDLINK_THREADS"
-"""Environment variable: how many threads a run may use for its links' dynamics (default:
-the cores this process may run on, at most 2 used today). Sweep workers set it to 1."""
+"""Environment variable: how many threads a run may use to build its radio links' dynamics
+(default: the cores this process may run on). Sweep workers set it to 1."""
 
 
 def threads() -> int:

@@ -206,8 +206,9 @@ def build_series(results: Any) -> dict:
             if q is not None:
                 quantiles[name] = q
     for name, packets in () if streams else stream_packets(plan, log).items():
-        # Latencies of the delivered packets in send order (ms); the bins sort it in place,
-        # by bin, and the quantiles then partition it in place (neither needs the order).
+        # Latencies of the delivered packets in send order (ms); the bins partition it in
+        # place, by bin (they need no order). The quantile curve comes from one sort of the
+        # latencies (build_results made it, or it is made here).
         lat = packets.latency_s * 1e3
         sent, got, p50, p99, top = _stream_bins_sent_order(packets, lat, edges)
         streams[name] = {
@@ -217,17 +218,9 @@ def build_series(results: Any) -> dict:
             "latency_p99_ms": _rounded(p99),
             "latency_max_ms": _rounded(top),
         }
-        if name in curves:
-            if curves[name] is not None:
-                quantiles[name] = curves[name]
-        elif lat.size:
-            grid = QUANTILE_GRID[(1.0 - QUANTILE_GRID) * lat.size >= 1.0]
-            highest = lat.max()
-            values = np.quantile(lat, grid, overwrite_input=True)
-            quantiles[name] = {
-                "p": [float(f"{p:.8g}") for p in grid.tolist()] + [1.0],
-                "ms": _rounded(np.append(values, highest), 6),
-            }
+        curve = curves[name] if name in curves else quantile_curve(Ascending(packets.latency_s))
+        if curve is not None:
+            quantiles[name] = curve
         del lat
     links: dict[str, dict] = {}
     for name, dynamics in (getattr(results, "dynamics", None) or {}).items():

@@ -31,7 +31,15 @@ import math
 
 import numpy as np
 
-from .stats import BATCHES, SMOOTH_BLOCK, _min_batch, _smooth_padded, _t_quantile
+from .stats import (
+    BATCHES,
+    SMOOTH_BLOCK,
+    _min_batch,
+    _smooth_padded,
+    _t_quantile,
+    numpy_lerp,
+    numpy_ranks,
+)
 
 __all__ = ["ALPHA", "BATCH_ALPHA", "FLOOR_S", "QuantileSketch", "BatchMeans",
            "ArrivalJitter", "Bursts", "Bins", "KeyedPercentile", "numpy_rank"]  # fmt: skip
@@ -49,19 +57,16 @@ FLOOR_S = 1e-12
 
 def numpy_rank(n: int, q: float) -> tuple[int, int, float]:
     """Where numpy's linear-interpolation percentile ``q`` (0-100) of ``n`` sorted values
-    falls: the two order statistics it interpolates (0-based) and the weight of the upper,
-    computed as numpy computes them (``(n - 1) * (q / 100)``, numpy.lib._function_base_impl)."""
-    virtual = (n - 1) * (q / 100.0)
-    if virtual >= n - 1:
-        return n - 1, n - 1, 0.0
-    lower = max(int(math.floor(virtual)), 0)
-    return lower, lower + 1, virtual - lower
+    falls: the two order statistics it interpolates (0-based) and the weight of the upper
+    (:func:`netsim.stats.numpy_ranks` for one percentile)."""
+    lo, hi, gamma = numpy_ranks(n, [q / 100.0])
+    return int(lo[0]), int(hi[0]), float(gamma[0])
 
 
 def _lerp(a: float, b: float, t: float) -> float:
-    """numpy's interpolation between two order statistics (numpy.lib._function_base_impl)."""
-    diff = b - a
-    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+    """numpy's interpolation between two order statistics (:func:`netsim.stats.numpy_lerp`
+    for one pair)."""
+    return float(numpy_lerp(np.array([a]), np.array([b]), np.array([t]))[0])
 
 
 class OrderedSum:

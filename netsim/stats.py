@@ -20,6 +20,8 @@ __all__ = [
     "rfc3550_jitter",
     "loss_bursts",
     "percentile",
+    "numpy_ranks",
+    "numpy_lerp",
     "quantiles_of_sorted",
     "Ascending",
     "batch_means_ci",
@@ -36,34 +38,43 @@ def percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else math.nan
 
 
-def quantiles_of_sorted(
-    ascending: np.ndarray, fractions: np.ndarray | list[float], scale: float = 1.0
-) -> np.ndarray:
-    """``np.quantile(ascending * scale, fractions)`` (linear interpolation, numpy's default)
-    from values already in ascending order, to the bit, without numpy's partition.
-
-    The same operations as numpy.lib._function_base_impl: the virtual index ``(n - 1) * f``,
-    its floor and fractional part, the two order statistics (the last value past the end),
-    and ``_lerp``'s two-sided interpolation. Scaling by a positive ``scale`` keeps the order,
-    so only the two values each quantile reads are scaled. ``tests/test_stats.py`` compares
-    it with ``np.quantile`` and ``np.percentile`` bit for bit. ``ascending`` must be
-    non-empty and free of NaN.
-    """
-    n = ascending.size
-    f = np.asarray(fractions, dtype=np.float64)
-    virtual = (n - 1) * f
+def numpy_ranks(n: int, fractions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where numpy's linear-interpolation quantiles ``fractions`` (0-1) of ``n`` sorted
+    values fall: the lower and upper order statistics it reads (0-based) and the upper's
+    weight, computed as numpy.lib._function_base_impl computes them (the virtual index
+    ``(n - 1) * f``, its floor and fractional part; past the end, the last value)."""
+    virtual = (n - 1) * np.asarray(fractions, dtype=np.float64)
     lower = np.floor(virtual)
-    gamma = virtual - lower
     last = virtual >= n - 1
     lo = np.where(last, n - 1, lower).astype(np.intp)
     hi = np.where(last, n - 1, lower + 1).astype(np.intp)
-    a, b = ascending[lo], ascending[hi]
-    if scale != 1.0:
-        a, b = a * scale, b * scale
+    return lo, hi, np.where(last, 0.0, virtual - lower)
+
+
+def numpy_lerp(a: np.ndarray, b: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """numpy's interpolation between two order statistics (``_lerp``: from the lower end
+    below a weight of 0.5, from the upper end from there on)."""
     diff = b - a
     out = np.add(a, diff * gamma)
     np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
     return out
+
+
+def quantiles_of_sorted(
+    ascending: np.ndarray, fractions: np.ndarray | list[float], scale: float = 1.0
+) -> np.ndarray:
+    """``np.quantile(ascending * scale, fractions)`` (linear interpolation, numpy's default)
+    from values already in ascending order, to the bit, without numpy's partition
+    (:func:`numpy_ranks`, :func:`numpy_lerp`). Scaling by a positive ``scale`` keeps the
+    order, so only the two values each quantile reads are scaled. ``tests/test_stats.py``
+    compares it with ``np.quantile`` and ``np.percentile`` bit for bit. ``ascending`` must
+    be non-empty and free of NaN.
+    """
+    lo, hi, gamma = numpy_ranks(ascending.size, fractions)
+    a, b = ascending[lo], ascending[hi]
+    if scale != 1.0:
+        a, b = a * scale, b * scale
+    return numpy_lerp(a, b, gamma)
 
 
 class Ascending:

@@ -13,7 +13,8 @@ A file goes through three stages, and the first problem found stops it with a on
 
 1. safe YAML parsing that keeps the line of every value (:mod:`netsim.yamlsource`);
 2. validation against the pydantic models of :mod:`netsim.scenario_format`, which parse the
-   units; of all the errors pydantic finds, the one written first in the file is reported;
+   units; of all the errors pydantic finds, the one written first in the file is reported
+   (:mod:`netsim.scenario_errors`);
 3. checks across fields: names, paths, the order of links, times and budgets.
 
 :func:`scenario_json_schema` gives the JSON Schema of the format.
@@ -21,12 +22,10 @@ A file goes through three stages, and the first problem found stops it with a on
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from pydantic import ValidationError, create_model
 
 from .errors import ScenarioError, read_user_text
 from .plan import BudgetSpec, NetworkPlan
+from .scenario_errors import first_error
 from .scenario_format import NetworkEntry, ScenarioFile, StreamEntry
 from .scenario_links import compile_link
 from .scenario_transport import compile_transport, transport_streams
@@ -162,7 +162,7 @@ def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
     try:
         model = (relaxed if sections else strict).model_validate(document)
     except ValidationError as exc:
-        raise _first_error(exc, lines, filename) from None
+        raise first_error(exc, lines, filename) from None
 
     def error(path: DocPath, message: str) -> ScenarioError:
         return ScenarioError(message, filename, lines.line(path), format_path(path))
@@ -225,98 +225,6 @@ def scenario_json_schema() -> dict[str, Any]:
         {"required": [name]} for name in discover()
     ]
     return {"$schema": JSON_SCHEMA_DIALECT, **schema}
-
-
-# --- pydantic errors -> one ScenarioError ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Problem:
-    path: DocPath
-    message: str
-    at_key: bool = False
-    missing: bool = False
-
-
-def _problems(
-    errors: Sequence[Any], prefix: DocPath = (), keys: Sequence[str] = (), what: str = ""
-) -> Iterator[_Problem]:
-    """Flatten pydantic errors (``nested`` ones included) into located messages."""
-    for error in errors:
-        path = prefix + tuple(error["loc"])
-        kind, ctx = error["type"], error.get("ctx") or {}
-        if kind == "nested":
-            yield from _problems(ctx["errors"], path, ctx.get("keys", ()), ctx.get("what", ""))
-        elif kind == "scenario":
-            yield _Problem(path + tuple(ctx["subpath"]), ctx["message"], ctx["at_key"])
-        elif kind == "extra_forbidden":
-            yield _Problem(path, _unknown_key(path[-1], keys, what), at_key=True)
-        elif kind == "missing":
-            yield _Problem(path, "required field is missing", missing=True)
-        else:
-            yield _Problem(path, _message(kind, ctx, error.get("input")))
-
-
-def _unknown_key(key: object, keys: Sequence[str], what: str) -> str:
-    close = difflib.get_close_matches(str(key), keys, n=3, cutoff=0.6)
-    if close:
-        return f"unknown key {key!r}; did you mean {' or '.join(map(repr, close))}?"
-    return f"unknown key {key!r}; {what or 'this mapping'} takes: {', '.join(keys)}"
-
-
-_EXPECTED = {
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "finite_number": "a finite number",
-    "string_type": "text",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-_BOUNDS = {
-    "greater_than": ">",
-    "greater_than_equal": ">=",
-    "less_than": "<",
-    "less_than_equal": "<=",
-}
-
-
-def _message(kind: str, ctx: dict[str, Any], value: object) -> str:
-    """A pydantic error type as 'expected ..., got ...'."""
-    got = describe(value)
-    if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {got}"
-    if kind == "literal_error":
-        return f"expected {ctx['expected']}, got {got}"
-    if kind == "too_short":
-        n = ctx.get("min_length", 1)
-        return f"expected at least {n} {'entry' if n == 1 else 'entries'}, got {got}"
-    if kind in _BOUNDS:
-        return f"expected a value {_BOUNDS[kind]} {next(iter(ctx.values()), '')}, got {got}"
-    return f"invalid value {got} ({kind})"
-
-
-def _first_error(exc: ValidationError, lines: LineMap, filename: str) -> ScenarioError:
-    """The error written first in the file; a missing field counts at its mapping's end."""
-    problems = list(_problems(exc.errors(include_url=False)))
-
-    def position(item: tuple[int, _Problem]) -> tuple[int, bool, int]:
-        index, problem = item
-        if problem.missing:
-            line = lines.end_line(problem.path)
-        else:
-            line = lines.line(problem.path, problem.at_key)
-        return (line or 0, problem.missing, index)
-
-    _, first = min(enumerate(problems), key=position)
-    line = lines.line(first.path, first.at_key)
-    return ScenarioError(first.message, filename, line, format_path(first.path))
 
 
 # --- checks across fields ------------------------------------------------------------------

@@ -23,7 +23,6 @@ next to this file; later processes load them from there.
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import threading
 from collections.abc import Iterator
@@ -31,6 +30,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import numpy as np
+
+from . import kernels
+from .kernels import LOOP_MAX, LOOP_MIN, STRETCH  # noqa: F401 (the numpy drop-tail's too)
 
 __all__ = [
     "active",
@@ -49,249 +51,15 @@ __all__ = [
     "usable",
 ]
 
-STRETCH = 16384  # FifoQueue._serve_finite's stretch length: its float results depend on it
-LOOP_MAX = 1 << 20  # the largest budget of its per-packet loop
-LOOP_MIN = 32  # and the budget it starts from
-
-
-def _serve_finite(
-    arrival,
-    service,
-    size,
-    fate,
-    depart,
-    limit,
-    by_bytes,
-    held_dep,
-    held_size,
-    free,
-    loop_length,
-    dropped,
-):  # pragma: no cover (compiled)
-    """The compiled body; see :func:`serve_finite`. Returns (free, loop_length, q0, q1, qd, qs)."""
-    n = arrival.size
-    h = held_dep.size
-    cap = h + n
-    qd = np.empty(cap)  # the admitted packets not yet fully serialised, in order
-    qs = np.empty(cap, dtype=np.int64)
-    qd[:h] = held_dep
-    qs[:h] = held_size
-    q0 = 0
-    q1 = h
-    pos = 0
-    while pos < n:
-        stop = min(n, pos + STRETCH)
-        # --- the vectorised stretch: Lindley on cumulative service from ``free``, every packet
-        # assumed admitted, cut at the first whose occupancy exceeds the limit. The stretch's
-        # departures go after the queue (qd[q1 + i]), as numpy's concatenation puts them.
-        cum = 0.0
-        slack = -math.inf
-        p = q0  # entries of (queue ++ stretch) at or before the current arrival, capped at k
-        insys = 0  # bytes (or packets) of entries p .. k-1: the queue's, to begin with
-        for j in range(q0, q1):
-            insys += qs[j] if by_bytes else 1
-        length = stop - pos
-        good = length
-        for i in range(length):
-            j = pos + i
-            s = service[j]
-            cum = cum + s
-            x = arrival[j] - (cum - s)
-            if x > slack or i == 0:
-                slack = x
-            top = slack if slack >= free else free  # np.maximum(slack, free)
-            if slack != slack:
-                top = slack
-            k = q1 + i
-            qd[k] = cum + top
-            a = arrival[j]
-            while p < k and qd[p] <= a:
-                insys -= qs[p] if by_bytes else 1
-                p += 1
-            unit = size[j] if by_bytes else 1
-            if insys + unit > limit:
-                good = i
-                break
-            qs[k] = size[j]
-            insys += unit
-        if good:
-            for i in range(good):
-                depart[pos + i] = qd[q1 + i]
-            q1 += good
-            free = qd[q1 - 1]
-            last = arrival[pos + good - 1]
-            while q0 < q1 and qd[q0] <= last:
-                q0 += 1
-        pos += good
-        if good == length:  # no overflow in the stretch
-            loop_length = LOOP_MIN
-            continue
-        # --- the loop (FifoQueue._serve_loop): packets of one size that fit the buffer run to
-        # ``end`` (_serve_equal, the loop's results in closed form); others stop where the
-        # system empties (_serve_each).
-        end = min(n, pos + loop_length)
-        most = 0
-        s0 = service[pos]
-        if end - pos >= 8 and limit < math.inf and 0.0 < s0 < math.inf:
-            one = size[pos]
-            same = True
-            for j in range(pos, end):
-                if size[j] != one:
-                    same = False
-                    break
-            if same:
-                for j in range(q0, q1):
-                    if qs[j] != one:
-                        same = False
-                        break
-            if same:
-                unit = one if by_bytes else 1
-                most = int(min(limit // unit, 2.0**40))
-                if most < 0:
-                    most = 0
-                while most < 2**40 and (most + 1) * unit <= limit:
-                    most += 1
-                while most > 0 and most * unit > limit:
-                    most -= 1
-        run_to_end = False
-        if most:
-            if q1 > q0:
-                ok = qd[q1 - 1] == free
-                for j in range(q0 + 1, q1):
-                    if not qd[j] >= qd[j - 1]:
-                        ok = False
-                        break
-                run_to_end = ok
-            else:
-                run_to_end = not free > arrival[pos]
-        held = 0
-        for j in range(q0, q1):
-            held += qs[j] if by_bytes else 1
-        while pos < end:
-            a = arrival[pos]
-            while q0 < q1 and qd[q0] <= a:
-                held -= qs[q0] if by_bytes else 1
-                q0 += 1
-            one = size[pos] if by_bytes else 1
-            if held + one > limit:
-                depart[pos] = math.nan
-                fate[pos] = dropped
-            else:
-                free = (free if free > a else a) + service[pos]
-                depart[pos] = free
-                qd[q1] = free
-                qs[q1] = size[pos]
-                q1 += 1
-                held += one
-            pos += 1
-            if q0 == q1 and not run_to_end:
-                break
-        loop_length = min(loop_length * 2, LOOP_MAX) if pos < n else LOOP_MIN
-    return free, loop_length, q0, q1, qd, qs
-
-
-def _delay_line(depart, jitter, delay, fate, last):  # pragma: no cover (compiled)
-    """The compiled body of :func:`delay_line`. Returns (recv, last)."""
-    n = depart.size
-    recv = np.empty(n)
-    for i in range(n):
-        if fate[i] != 0:
-            recv[i] = math.nan
-        else:
-            v = depart[i] + delay + jitter[i]
-            if v > last:
-                last = v
-            recv[i] = last
-    return recv, last
-
-
-def _schedule_work(t_s, cum, bytes_per_s, x):  # pragma: no cover (compiled)
-    """The compiled body of :func:`schedule_work`."""
-    m = t_s.size
-    out = np.empty(x.size)
-    idx = 0  # entries of t_s <= x (searchsorted "right"), walked from the last value
-    for j in range(x.size):
-        v = x[j]
-        if v != v:
-            idx = m  # NaN sorts last
-        else:
-            while idx < m and t_s[idx] <= v:
-                idx += 1
-            while idx > 0 and t_s[idx - 1] > v:
-                idx -= 1
-        i = idx - 1 if idx > 0 else 0
-        out[j] = cum[i] + ((v if v >= 0.0 or v != v else 0.0) - t_s[i]) * bytes_per_s[i]
-    return out
-
-
-def _schedule_time(t_s, cum, bytes_per_s, work):  # pragma: no cover (compiled)
-    """The compiled body of :func:`schedule_time`."""
-    m = cum.size
-    out = np.empty(work.size)
-    idx = 0  # entries of cum < work - slack (searchsorted "left")
-    for j in range(work.size):
-        w = work[j]
-        y = w - abs(w) * 1e-12
-        if y != y:
-            idx = m
-        else:
-            while idx < m and cum[idx] < y:
-                idx += 1
-            while idx > 0 and cum[idx - 1] >= y:
-                idx -= 1
-        i = idx - 1 if idx > 0 else 0
-        rate = bytes_per_s[i]
-        if w <= 0.0:
-            out[j] = 0.0
-        elif rate > 0:
-            out[j] = t_s[i] + (w - cum[i]) / rate
-        else:
-            out[j] = math.inf
-    return out
-
-
-def _first_order_filter(b, r, out):  # pragma: no cover (compiled)
-    """The compiled body of :func:`first_order_filter`, one row."""
-    y = 0.0
-    for k in range(b.size):
-        y = r * y + b[k]
-        out[k] = y
-
-
-def _smooth_blocks(padded, width, ainv, gain_k, decay, a_width, initial):  # pragma: no cover
-    """The compiled body of :func:`smooth_blocks`."""
-    previous = initial
-    for start in range(0, padded.size, width):
-        total = 0.0
-        for i in range(width):
-            total += padded[start + i] * ainv[i]
-            padded[start + i] = total * gain_k[i]
-        carry = previous
-        previous = padded[start + width - 1] + a_width * previous
-        for i in range(width):
-            padded[start + i] += carry * decay[i]
-
-
-def _delivered_latency(fate, code, t_send, t_recv, size, out):  # pragma: no cover
-    """The compiled body of :func:`delivered_latency`."""
-    at = 0
-    total = 0
-    for i in range(fate.size):
-        if fate[i] == code:
-            out[at] = t_recv[i] - t_send[i]
-            total += size[i]
-            at += 1
-    return at, total
-
 
 _KERNELS = {
-    "serve_finite": _serve_finite,
-    "delay_line": _delay_line,
-    "schedule_work": _schedule_work,
-    "schedule_time": _schedule_time,
-    "first_order_filter": _first_order_filter,
-    "smooth_blocks": _smooth_blocks,
-    "delivered_latency": _delivered_latency,
+    "serve_finite": kernels.serve_finite,
+    "delay_line": kernels.delay_line,
+    "schedule_work": kernels.schedule_work,
+    "schedule_time": kernels.schedule_time,
+    "first_order_filter": kernels.first_order_filter,
+    "smooth_blocks": kernels.smooth_blocks,
+    "delivered_latency": kernels.delivered_latency,
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)

@@ -51,6 +51,13 @@ class ServiceCurve:
         """The earliest time at which ``W(t) >= work`` (``inf`` if never)."""
         raise NotImplementedError
 
+    def time_of_served(self, work_bytes: np.ndarray) -> np.ndarray:
+        """:meth:`time_of` in place, where the work is not NaN (a packet served); NaN
+        (a packet dropped) stays NaN."""
+        served = ~np.isnan(work_bytes)
+        work_bytes[served] = self.time_of(work_bytes[served])
+        return work_bytes
+
     def mean_rate_bps(self) -> float:
         """Long-run capacity in bit/s."""
         raise NotImplementedError
@@ -139,6 +146,12 @@ class RateSchedule(ServiceCurve):
             return np.where(work <= 0.0, 0.0, np.inf)
         k = np.maximum(np.ceil(work / self._period_work) - 1.0, 0.0)
         return k * self.period_s + self._base_time(work - k * self._period_work)
+
+    def time_of_served(self, work_bytes: np.ndarray) -> np.ndarray:
+        if self.period_s is None and work_bytes.ndim == 1 and work_bytes.size >= 64:
+            if compiled.active():  # one pass, no mask (the same values to the bit)
+                return compiled.schedule_time(self, work_bytes, keep_nan=True)
+        return super().time_of_served(work_bytes)
 
     def mean_rate_bps(self) -> float:
         if self.period_s is None:

@@ -6,10 +6,14 @@ departures of up to 16,384 packets, cut at the first packet that finds the buffe
 a loop that admits or drops packets one at a time. :func:`serve_finite` follows the same
 steps in the same order, with the same float operations, one packet at a time: each
 departure, drop and carried state is the numpy version's to the bit. So do
-:func:`delay_line` (a link's FIFO delay line) and :func:`schedule_work` /
-:func:`schedule_time` (a rate schedule's lookups); ``tests/test_compiled.py`` compares each
-with its numpy version on random inputs and whole runs. Only the cost differs: a few
-nanoseconds per packet, against 50-1,400 ns for the numpy drop-tail under overload.
+:func:`delay_line` (a link's FIFO delay line), :func:`wire` (a link's loss and delay line
+in one pass, from random numbers numpy draws in the same calls as before),
+:func:`schedule_work` / :func:`schedule_time` (a rate schedule's lookups), and
+:func:`in_order` / :func:`split_fates` (the engine's hand-over from one link to the next);
+``tests/test_compiled.py`` and ``tests/test_compiled_wire.py`` compare each with its numpy
+version on random inputs and whole runs. Only the cost differs: a few nanoseconds per
+packet, against 50-1,400 ns for the numpy drop-tail under overload. The loop bodies are in
+:mod:`netsim.kernels`.
 
 The kernels run inside :func:`enabled`. When numba is installed (``pip install
 'medlink[fast]'``), :func:`netsim.engine.simulate` turns them on once its drop-tail queues
@@ -36,9 +40,11 @@ from .kernels import LOOP_MAX, LOOP_MIN, STRETCH  # noqa: F401 (the numpy drop-t
 
 __all__ = [
     "active",
+    "admitted_counts",
     "delay_line",
     "enabled",
     "first_order_filter",
+    "in_order",
     "installed",
     "loaded",
     "smooth_blocks",
@@ -46,9 +52,11 @@ __all__ = [
     "schedule_time",
     "schedule_work",
     "serve_finite",
+    "split_fates",
     "switch_after",
     "switch_on",
     "usable",
+    "wire",
 ]
 
 
@@ -60,6 +68,10 @@ _KERNELS = {
     "first_order_filter": kernels.first_order_filter,
     "smooth_blocks": kernels.smooth_blocks,
     "delivered_latency": kernels.delivered_latency,
+    "admitted_counts": kernels.admitted_counts,
+    "wire": kernels.wire,
+    "in_order": kernels.in_order,
+    "split_fates": kernels.split_fates,
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
@@ -207,12 +219,17 @@ def schedule_work(schedule, t: np.ndarray) -> np.ndarray:
     )
 
 
-def schedule_time(schedule, work: np.ndarray) -> np.ndarray:
+def schedule_time(schedule, work: np.ndarray, keep_nan: bool = False) -> np.ndarray:
     """:meth:`netsim.capacity.RateSchedule._base_time` (when the work is done) in one pass,
-    to the bit; see :func:`schedule_work`."""
+    to the bit; see :func:`schedule_work`. With ``keep_nan`` a NaN (a packet not served)
+    stays NaN."""
     assert _compiled
     return _compiled["schedule_time"](
-        schedule.t_s, schedule._cum, schedule._bytes_per_s, np.ascontiguousarray(work, np.float64)
+        schedule.t_s,
+        schedule._cum,
+        schedule._bytes_per_s,
+        np.ascontiguousarray(work, np.float64),
+        bool(keep_nan),
     )
 
 
@@ -244,3 +261,79 @@ def serve_finite(queue, arrival, service, size, fate, dropped: int) -> np.ndarra
     queue._sys_depart = qd[q0:q1].copy()
     queue._sys_size = qs[q0:q1].copy()
     return depart
+
+
+def admitted_counts(fate: np.ndarray, stream: np.ndarray, streams: int) -> np.ndarray:
+    """How many packets of each stream index (``0 .. streams - 1``) have ``fate`` 0: what
+    ``np.bincount(stream[fate == 0], minlength=streams)`` gives, in one pass."""
+    assert _compiled
+    counts = np.zeros(streams, dtype=np.int64)
+    _compiled["admitted_counts"](fate, stream, counts)
+    return counts
+
+
+def wire(
+    depart: np.ndarray,
+    fate: np.ndarray,
+    stream: np.ndarray,
+    draws: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    loss: tuple[int, float, float, float, float, float],
+    state: np.ndarray,
+    delay: float,
+    last: float,
+    lost: int,
+) -> tuple[np.ndarray, float]:
+    """:meth:`netsim.link.LinkRuntime._wire`'s loss and FIFO delay line in one pass, to the
+    bit, for an untimed loss model and per-packet (or no) jitter, with the random numbers
+    drawn beforehand by numpy in the same calls as the numpy version.
+
+    ``draws`` is (``start``, ``jitter``, ``u_state``, ``u_loss``): the draws of every
+    stream with packets to carry, one after the other, stream ``s``'s from ``start[s]``,
+    one per packet with ``fate`` 0 in row order (``jitter`` empty without jitter).
+    ``loss`` is (kind, p, r, pi_bad, loss_good, loss_bad): kind 0 none; 1 independent,
+    lost when ``u_loss < loss_good`` (the rate); 2 the per-packet Gilbert-Elliott chain of
+    :func:`netsim.link.gilbert_elliott_states`, driven by ``u_state``, whose state per
+    stream (-1: not started) ``state`` carries in and out. A lost packet gets ``fate``
+    ``lost``; each passed one arrives at ``depart + delay + jitter`` but no earlier than
+    those before it (and ``last``). Returns the arrivals (NaN unless passed) and the new
+    ``last``."""
+    assert _compiled
+    start, jitter, u_state, u_loss = draws
+    kind, p, r, pi_bad, loss_good, loss_bad = loss
+    recv, last = _compiled["wire"](
+        np.ascontiguousarray(depart, dtype=np.float64),
+        fate,
+        stream,
+        start,
+        jitter,
+        u_state,
+        u_loss,
+        int(kind),
+        float(p),
+        float(r),
+        float(pi_bad),
+        float(loss_good),
+        float(loss_bad),
+        state,
+        float(delay),
+        float(last),
+        int(lost),
+    )
+    return recv, float(last)
+
+
+def in_order(t: np.ndarray, stream: np.ndarray, ids: np.ndarray, seq: np.ndarray) -> bool:
+    """Whether a link's arrivals are already in (time, stream, sequence number) order, with
+    no two alike: :func:`netsim.engine._arrival_order`'s test for "nothing to sort" in one
+    pass, reading ``seq[ids]`` only where times and streams tie."""
+    assert _compiled
+    return bool(_compiled["in_order"](t, stream, ids, seq))
+
+
+def split_fates(ids, fate, recv, stream, col_fate, col_link, link: int):
+    """A link's served packets split in one pass: for those with ``fate`` not 0, their fate
+    and ``link`` written to the packet log's columns; returns the passed packets' (ids,
+    arrival times, streams) and the failed ones' (ids, streams), each in row order: what
+    :meth:`netsim.engine._Run.serve` does with boolean masks."""
+    assert _compiled
+    return _compiled["split_fates"](ids, fate, recv, stream, col_fate, col_link, int(link))

@@ -288,19 +288,28 @@ class _Run:
         if not ids.size:
             return
         stream = cols["stream"][ids]
-        order = _arrival_order(t, stream, lambda: cols["seq"][ids])
-        if order is not None:
-            ids, t, stream = ids[order], t[order], stream[order]
+        fast = compiled.active()
+        if not (fast and compiled.in_order(t, stream, ids, cols["seq"])):
+            order = _arrival_order(t, stream, lambda: cols["seq"][ids])
+            if order is not None:
+                ids, t, stream = ids[order], t[order], stream[order]
         result = self.links[link].serve(t, stream, cols["size_bytes"][ids])
-        failed = result.fate != 0
         recv = result.recv_s
-        if failed.any():
-            cols["fate"][ids[failed]] = result.fate[failed]
-            cols["link"][ids[failed]] = link
-            if self.session_of:
-                self._decided(ids[failed], stream[failed])
-            passed = ~failed
-            ids, recv, stream = ids[passed], recv[passed], stream[passed]
+        if fast:
+            ids, recv, stream, failed_ids, failed_stream = compiled.split_fates(
+                ids, result.fate, recv, stream, cols["fate"], cols["link"], link
+            )
+            if self.session_of and failed_ids.size:
+                self._decided(failed_ids, failed_stream)
+        else:
+            failed = result.fate != 0
+            if failed.any():
+                cols["fate"][ids[failed]] = result.fate[failed]
+                cols["link"][ids[failed]] = link
+                if self.session_of:
+                    self._decided(ids[failed], stream[failed])
+                passed = ~failed
+                ids, recv, stream = ids[passed], recv[passed], stream[passed]
         single = self.single[link]
         if single is not None and single >= 0:  # every packet goes on to the same link
             if ids.size:

@@ -96,8 +96,7 @@ class FifoQueue:
             if depart.size:
                 self.free_s = float(depart[-1])
         if self.curve is not None:
-            served = ~np.isnan(depart)
-            depart[served] = self.curve.time_of(depart[served])
+            depart = self.curve.time_of_served(depart)
         return depart
 
     def _serve_finite(

@@ -186,13 +186,16 @@ def schedule_work(t_s, cum, bytes_per_s, x):  # pragma: no cover (compiled)
     return out
 
 
-def schedule_time(t_s, cum, bytes_per_s, work):  # pragma: no cover (compiled)
+def schedule_time(t_s, cum, bytes_per_s, work, keep_nan):  # pragma: no cover (compiled)
     """See :func:`netsim.compiled.schedule_time`."""
     m = cum.size
     out = np.empty(work.size)
     idx = 0  # entries of cum < work - slack (searchsorted "left")
     for j in range(work.size):
         w = work[j]
+        if keep_nan and w != w:
+            out[j] = math.nan  # a packet not served
+            continue
         y = w - abs(w) * 1e-12
         if y != y:
             idx = m
@@ -244,3 +247,111 @@ def delivered_latency(fate, code, t_send, t_recv, size, out):  # pragma: no cove
             total += size[i]
             at += 1
     return at, total
+
+
+def admitted_counts(fate, stream, counts):  # pragma: no cover (compiled)
+    """See :func:`netsim.compiled.wire`: the packets with ``fate`` 0, per stream."""
+    for i in range(fate.size):
+        if fate[i] == 0:
+            counts[stream[i]] += 1
+
+
+def wire(
+    depart,
+    fate,
+    stream,
+    start,
+    jitter,
+    u_state,
+    u_loss,
+    loss_kind,
+    p,
+    r,
+    pi_bad,
+    loss_good,
+    loss_bad,
+    state,
+    delay,
+    last,
+    lost,
+):  # pragma: no cover (compiled)
+    """See :func:`netsim.compiled.wire`. Returns (recv, last)."""
+    n = depart.size
+    recv = np.empty(n)
+    at = start.copy()  # each stream's next draw
+    for i in range(n):
+        if fate[i] != 0:
+            recv[i] = math.nan
+            continue
+        s = stream[i]
+        k = at[s]
+        at[s] = k + 1
+        if loss_kind == 1:
+            if u_loss[k] < loss_good:
+                fate[i] = lost
+                recv[i] = math.nan
+                continue
+        elif loss_kind == 2:
+            u = u_state[k]
+            g = state[s]
+            if g < 0:  # the chain starts here: its state from the stationary law
+                g = 1 if u < pi_bad else 0
+            else:
+                to_bad = u < p
+                to_good = u < r
+                if to_bad and to_good:
+                    g = 1 - g
+                elif to_bad:
+                    g = 1
+                elif to_good:
+                    g = 0
+            state[s] = g
+            if u_loss[k] < (loss_bad if g == 1 else loss_good):
+                fate[i] = lost
+                recv[i] = math.nan
+                continue
+        v = depart[i] + delay + (jitter[k] if jitter.size else 0.0)
+        if v > last:
+            last = v
+        recv[i] = last
+    return recv, last
+
+
+def in_order(t, stream, ids, seq):  # pragma: no cover (compiled)
+    """See :func:`netsim.compiled.in_order`."""
+    for i in range(1, t.size):
+        if t[i] > t[i - 1]:
+            continue
+        if t[i] == t[i - 1]:
+            if stream[i] > stream[i - 1]:
+                continue
+            if stream[i] == stream[i - 1] and seq[ids[i]] > seq[ids[i - 1]]:
+                continue
+        return False
+    return True
+
+
+def split_fates(ids, fate, recv, stream, col_fate, col_link, link):  # pragma: no cover
+    """See :func:`netsim.compiled.split_fates`."""
+    n = ids.size
+    passed_ids = np.empty(n, ids.dtype)
+    passed_recv = np.empty(n)
+    passed_stream = np.empty(n, stream.dtype)
+    failed_ids = np.empty(n, ids.dtype)
+    failed_stream = np.empty(n, stream.dtype)
+    a = 0
+    b = 0
+    for i in range(n):
+        row = ids[i]
+        if fate[i] != 0:
+            col_fate[row] = fate[i]
+            col_link[row] = link
+            failed_ids[b] = row
+            failed_stream[b] = stream[i]
+            b += 1
+        else:
+            passed_ids[a] = row
+            passed_recv[a] = recv[i]
+            passed_stream[a] = stream[i]
+            a += 1
+    return passed_ids[:a], passed_recv[:a], passed_stream[:a], failed_ids[:b], failed_stream[:b]

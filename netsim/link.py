@@ -125,6 +125,8 @@ class LinkRuntime:
     ) -> np.ndarray:
         spec = self.spec
         n = depart.size
+        if n and self.use_compiled and compiled.active() and self._wires_compiled():
+            return self._wire_compiled(depart, stream, fate)
         jitter = np.zeros(n)
         lost = None
         per_packet_jitter = spec.jitter.active and not spec.jitter.timed
@@ -177,6 +179,52 @@ class LinkRuntime:
                 recv = ordered
         return recv
 
+    def _wires_compiled(self) -> bool:
+        """Whether :func:`netsim.compiled.wire` can carry this link: FIFO order, per-packet
+        (or no) jitter, and loss that is none, independent or the per-packet chain."""
+        spec = self.spec
+        timed_loss = spec.loss.timed and self.dynamics.bad is not None
+        return not spec.jitter.reorder and not spec.jitter.timed and not timed_loss
+
+    def _wire_compiled(self, depart: np.ndarray, stream: np.ndarray, fate: np.ndarray):
+        """:meth:`_wire` through :func:`netsim.compiled.wire`, to the bit: each stream's
+        random numbers come from the same generators in the same calls (one per purpose,
+        as many as it has packets admitted), so only the passes over the packets move."""
+        spec, model = self.spec, self.spec.loss
+        streams = len(self.stream_names)
+        counts = compiled.admitted_counts(fate, stream, streams)
+        present = np.flatnonzero(counts).tolist()
+        start = np.zeros(streams, dtype=np.int64)
+        np.cumsum(counts[:-1], out=start[1:])
+        jitter_on, loss_on = spec.jitter.active, model.active
+        chain = loss_on and model.kind != "iid"
+        jitter, u_state, u_loss = [], [], []
+        state = np.full(streams, -1, dtype=np.int64)
+        for s in present:
+            k = int(counts[s])
+            if jitter_on:
+                jitter.append(draw_jitter(spec.jitter, self.rng(s, "jitter"), k))
+            if chain:
+                u_state.append(self.rng(s, "ge-state").random(k))
+                state[s] = self._ge_state.get(s, -1)
+            if loss_on:
+                u_loss.append(self.rng(s, "loss").random(k))
+        if chain:
+            kind = 2
+            pi_bad = model.p / (model.p + model.r) if model.p + model.r > 0 else 0.0
+            loss = (kind, model.p, model.r, pi_bad, model.loss_good, model.loss_bad)
+        else:
+            loss = (1 if loss_on else 0, 0.0, 1.0, 0.0, model.rate, 1.0)
+        draws = (start, _joined(jitter), _joined(u_state), _joined(u_loss))
+        recv, last = compiled.wire(
+            depart, fate, stream, draws, loss, state, spec.delay_s, self.last_recv_s, LOST
+        )
+        self.last_recv_s = last
+        if chain:
+            for s in present:
+                self._ge_state[s] = int(state[s])
+        return recv
+
     def _lose(self, stream: int, depart_s: np.ndarray) -> np.ndarray:
         model = self.spec.loss
         n = depart_s.size
@@ -201,6 +249,12 @@ class LinkRuntime:
         self._ge_state[stream] = int(states[-1])
         threshold = np.where(states == 1, model.loss_bad, model.loss_good)
         return self.rng(stream, "loss").random(n) < threshold
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _gilbert_elliott_bad_rows(

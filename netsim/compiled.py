@@ -5,10 +5,9 @@ to the bit.
 departures of up to 16,384 packets, cut at the first packet that finds the buffer full, then
 a loop that admits or drops packets one at a time. :func:`serve_finite` follows the same
 steps in the same order, with the same float operations, one packet at a time: each
-departure, drop and carried state is the numpy version's to the bit. So do
-:func:`delay_line` (a link's FIFO delay line), :func:`wire` (a link's loss and delay line
-in one pass, from random numbers numpy draws in the same calls as before),
-:func:`schedule_work` / :func:`schedule_time` (a rate schedule's lookups), and
+departure, drop and carried state is the numpy version's to the bit. So do :func:`wire` (a
+link's loss and delay line in one pass, from random numbers numpy draws in the same calls
+as before), :func:`schedule_work` / :func:`schedule_time` (a rate schedule's lookups), and
 :func:`in_order` / :func:`split_fates` (the engine's hand-over from one link to the next);
 ``tests/test_compiled.py`` and ``tests/test_compiled_wire.py`` compare each with its numpy
 version on random inputs and whole runs. Only the cost differs: a few nanoseconds per
@@ -41,12 +40,12 @@ from .kernels import LOOP_MAX, LOOP_MIN, STRETCH  # noqa: F401 (the numpy drop-t
 __all__ = [
     "active",
     "admitted_counts",
-    "delay_line",
     "enabled",
     "first_order_filter",
     "in_order",
     "installed",
     "loaded",
+    "order_ties",
     "smooth_blocks",
     "delivered_latency",
     "schedule_time",
@@ -62,7 +61,6 @@ __all__ = [
 
 _KERNELS = {
     "serve_finite": kernels.serve_finite,
-    "delay_line": kernels.delay_line,
     "schedule_work": kernels.schedule_work,
     "schedule_time": kernels.schedule_time,
     "first_order_filter": kernels.first_order_filter,
@@ -72,6 +70,7 @@ _KERNELS = {
     "wire": kernels.wire,
     "in_order": kernels.in_order,
     "split_fates": kernels.split_fates,
+    "order_ties": kernels.order_ties,
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
@@ -153,24 +152,6 @@ def loaded() -> bool:
 def active() -> bool:
     """Whether the kernels are in use here (see :func:`enabled`)."""
     return _enabled.get()
-
-
-def delay_line(depart, jitter, delay: float, fate, last: float) -> tuple[np.ndarray, float]:
-    """A FIFO delay line: each packet with ``fate`` 0 arrives at ``depart + delay + jitter``
-    but no earlier than the packets before it (and ``last``, the latest arrival so far); the
-    others get NaN. Returns the arrivals and the new ``last``.
-
-    :meth:`netsim.link.LinkRuntime._wire`'s numpy version to the bit: the sum is evaluated
-    in the same order, and a running maximum has no rounding."""
-    assert _compiled
-    recv, last = _compiled["delay_line"](
-        np.ascontiguousarray(depart, dtype=np.float64),
-        np.ascontiguousarray(jitter, dtype=np.float64),
-        float(delay),
-        np.ascontiguousarray(fate),
-        float(last),
-    )
-    return recv, float(last)
 
 
 def first_order_filter(b: np.ndarray, r: float) -> np.ndarray:
@@ -279,27 +260,34 @@ def wire(
     draws: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     loss: tuple[int, float, float, float, float, float],
     state: np.ndarray,
+    timed: tuple[np.ndarray, float, np.ndarray, np.ndarray],
     delay: float,
+    fifo: bool,
     last: float,
     lost: int,
 ) -> tuple[np.ndarray, float]:
-    """:meth:`netsim.link.LinkRuntime._wire`'s loss and FIFO delay line in one pass, to the
-    bit, for an untimed loss model and per-packet (or no) jitter, with the random numbers
-    drawn beforehand by numpy in the same calls as the numpy version.
+    """:meth:`netsim.link.LinkRuntime._wire`'s loss and delay line in one pass, to the bit,
+    with the random numbers drawn beforehand by numpy in the same calls as the numpy
+    version.
 
     ``draws`` is (``start``, ``jitter``, ``u_state``, ``u_loss``): the draws of every
     stream with packets to carry, one after the other, stream ``s``'s from ``start[s]``,
-    one per packet with ``fate`` 0 in row order (``jitter`` empty without jitter).
-    ``loss`` is (kind, p, r, pi_bad, loss_good, loss_bad): kind 0 none; 1 independent,
-    lost when ``u_loss < loss_good`` (the rate); 2 the per-packet Gilbert-Elliott chain of
-    :func:`netsim.link.gilbert_elliott_states`, driven by ``u_state``, whose state per
-    stream (-1: not started) ``state`` carries in and out. A lost packet gets ``fate``
-    ``lost``; each passed one arrives at ``depart + delay + jitter`` but no earlier than
-    those before it (and ``last``). Returns the arrivals (NaN unless passed) and the new
-    ``last``."""
+    one per packet with ``fate`` 0 in row order (``jitter`` empty without per-packet
+    jitter). ``loss`` is (kind, p, r, pi_bad, loss_good, loss_bad): kind 0 none;
+    1 independent, lost when ``u_loss < loss_good`` (the rate); 2 the per-packet
+    Gilbert-Elliott chain of :func:`netsim.link.gilbert_elliott_states`, driven by
+    ``u_state``, whose state per stream (-1: not started) ``state`` carries in and out;
+    3 the link-wide timed chain, lost when ``u_loss`` is below ``loss_bad`` if the packet
+    leaves the queue inside a Bad stretch, else below ``loss_good``. ``timed`` is (slots,
+    hold, bad_start, bad_end): a timed jitter's extra delay per ``hold`` seconds (hold 0:
+    none) and the Bad stretches ``[bad_start, bad_end)``. A lost packet gets ``fate``
+    ``lost``; each passed one arrives at ``depart + delay + jitter``, with ``fifo`` no
+    earlier than those before it (and ``last``). Returns the arrivals (NaN unless passed)
+    and the new ``last`` (the old one without ``fifo``)."""
     assert _compiled
     start, jitter, u_state, u_loss = draws
     kind, p, r, pi_bad, loss_good, loss_bad = loss
+    slots, hold, bad_start, bad_end = timed
     recv, last = _compiled["wire"](
         np.ascontiguousarray(depart, dtype=np.float64),
         fate,
@@ -315,7 +303,12 @@ def wire(
         float(loss_good),
         float(loss_bad),
         state,
+        slots,
+        float(hold),
+        bad_start,
+        bad_end,
         float(delay),
+        bool(fifo),
         float(last),
         int(lost),
     )
@@ -328,6 +321,16 @@ def in_order(t: np.ndarray, stream: np.ndarray, ids: np.ndarray, seq: np.ndarray
     pass, reading ``seq[ids]`` only where times and streams tie."""
     assert _compiled
     return bool(_compiled["in_order"](t, stream, ids, seq))
+
+
+def order_ties(order: np.ndarray, t: np.ndarray, stream: np.ndarray, ids, seq) -> np.ndarray:
+    """``order``, a stable argsort of ``t``, with each run of equal times put in (stream,
+    ``seq[ids]``) order, stably, in place: what ``np.lexsort((seq[ids], stream, t))`` gives
+    (:func:`netsim.engine._arrival_order`'s sort), gathering sequence numbers only where
+    times tie."""
+    assert _compiled
+    _compiled["order_ties"](order, t, stream, ids, seq)
+    return order
 
 
 def split_fates(ids, fate, recv, stream, col_fate, col_link, link: int):

@@ -289,7 +289,12 @@ class _Run:
             return
         stream = cols["stream"][ids]
         fast = compiled.active()
-        if not (fast and compiled.in_order(t, stream, ids, cols["seq"])):
+        if fast:
+            if not compiled.in_order(t, stream, ids, cols["seq"]):
+                order = np.argsort(t, kind="stable")  # then each tie by (stream, seq)
+                compiled.order_ties(order, t, stream, ids, cols["seq"])
+                ids, t, stream = ids[order], t[order], stream[order]
+        else:
             order = _arrival_order(t, stream, lambda: cols["seq"][ids])
             if order is not None:
                 ids, t, stream = ids[order], t[order], stream[order]

@@ -152,21 +152,6 @@ def serve_finite(
     return free, loop_length, q0, q1, qd, qs
 
 
-def delay_line(depart, jitter, delay, fate, last):  # pragma: no cover (compiled)
-    """See :func:`netsim.compiled.delay_line`. Returns (recv, last)."""
-    n = depart.size
-    recv = np.empty(n)
-    for i in range(n):
-        if fate[i] != 0:
-            recv[i] = math.nan
-        else:
-            v = depart[i] + delay + jitter[i]
-            if v > last:
-                last = v
-            recv[i] = last
-    return recv, last
-
-
 def schedule_work(t_s, cum, bytes_per_s, x):  # pragma: no cover (compiled)
     """See :func:`netsim.compiled.schedule_work`."""
     m = t_s.size
@@ -271,7 +256,12 @@ def wire(
     loss_good,
     loss_bad,
     state,
+    slots,
+    hold,
+    bad_start,
+    bad_end,
     delay,
+    fifo,
     last,
     lost,
 ):  # pragma: no cover (compiled)
@@ -279,6 +269,8 @@ def wire(
     n = depart.size
     recv = np.empty(n)
     at = start.copy()  # each stream's next draw
+    m = bad_start.size
+    w = 0  # Bad stretches starting at or before the departure (searchsorted "right")
     for i in range(n):
         if fate[i] != 0:
             recv[i] = math.nan
@@ -286,7 +278,18 @@ def wire(
         s = stream[i]
         k = at[s]
         at[s] = k + 1
-        if loss_kind == 1:
+        if loss_kind == 3:  # the link-wide chain: Bad or Good when the packet leaves
+            t = depart[i]
+            while w < m and bad_start[w] <= t:
+                w += 1
+            while w > 0 and bad_start[w - 1] > t:
+                w -= 1
+            in_bad = w > 0 and t < bad_end[w - 1]
+            if u_loss[k] < (loss_bad if in_bad else loss_good):
+                fate[i] = lost
+                recv[i] = math.nan
+                continue
+        elif loss_kind == 1:
             if u_loss[k] < loss_good:
                 fate[i] = lost
                 recv[i] = math.nan
@@ -310,7 +313,17 @@ def wire(
                 fate[i] = lost
                 recv[i] = math.nan
                 continue
-        v = depart[i] + delay + (jitter[k] if jitter.size else 0.0)
+        if hold > 0.0:  # timed jitter: the slot the packet leaves in (0 past the last)
+            q = math.floor(depart[i] / hold)
+            extra = slots[int(q)] if q < slots.size else 0.0
+        elif jitter.size:
+            extra = jitter[k]
+        else:
+            extra = 0.0
+        v = depart[i] + delay + extra
+        if not fifo:  # a reordering jitter: no delay line
+            recv[i] = v
+            continue
         if v > last:
             last = v
         recv[i] = last
@@ -329,6 +342,52 @@ def in_order(t, stream, ids, seq):  # pragma: no cover (compiled)
                 continue
         return False
     return True
+
+
+def order_ties(order, t, stream, ids, seq):  # pragma: no cover (compiled)
+    """See :func:`netsim.compiled.order_ties`."""
+    n = order.size
+    i = 0
+    while i < n:
+        ti = t[order[i]]
+        j = i + 1
+        while j < n:
+            tj = t[order[j]]
+            if tj == ti or (tj != tj and ti != ti):
+                j += 1
+            else:
+                break
+        if j - i > 1:
+            # Row x comes after row y when (stream, seq) is greater (no helper function:
+            # the kernels are compiled one by one).
+            ordered = True
+            for a in range(i + 1, j):
+                x, y = order[a - 1], order[a]
+                if stream[x] > stream[y] or (stream[x] == stream[y] and seq[ids[x]] > seq[ids[y]]):
+                    ordered = False
+                    break
+            if not ordered and j - i <= 32:  # insertion sort: stable
+                for a in range(i + 1, j):
+                    x = order[a]
+                    b = a - 1
+                    while b >= i and (
+                        stream[order[b]] > stream[x]
+                        or (stream[order[b]] == stream[x] and seq[ids[order[b]]] > seq[ids[x]])
+                    ):
+                        order[b + 1] = order[b]
+                        b -= 1
+                    order[b + 1] = x
+            elif not ordered:  # stable sorts by the sequence number, then by the stream
+                group = order[i:j].copy()
+                q = np.empty(j - i, dtype=np.int64)
+                for a in range(j - i):
+                    q[a] = seq[ids[group[a]]]
+                group = group[np.argsort(q, kind="mergesort")]
+                st = np.empty(j - i, dtype=np.int64)
+                for a in range(j - i):
+                    st[a] = stream[group[a]]
+                order[i:j] = group[np.argsort(st, kind="mergesort")]
+        i = j
 
 
 def split_fates(ids, fate, recv, stream, col_fate, col_link, link):  # pragma: no cover

@@ -67,8 +67,9 @@ class ServeResult:
 class LinkRuntime:
     """The state of one link direction during a run.
 
-    The FIFO delay line runs as a compiled pass (:func:`netsim.compiled.delay_line`, the
-    same results to the bit) when numba is installed, unless ``use_compiled`` is False.
+    While the compiled kernels are on (:mod:`netsim.compiled`), loss and the delay line run
+    as one compiled pass (:func:`netsim.compiled.wire`, the same results to the bit), unless
+    ``use_compiled`` is False.
     """
 
     use_compiled = True
@@ -156,11 +157,6 @@ class LinkRuntime:
                     lost[rows] = self._lose(int(s), depart[rows])
         if lost is not None:
             fate[lost] = LOST
-        if self.use_compiled and not spec.jitter.reorder and n and compiled.active():
-            recv, self.last_recv_s = compiled.delay_line(
-                depart, jitter, spec.delay_s, fate, self.last_recv_s
-            )
-            return recv
         recv = depart + spec.delay_s + jitter
         failed = fate != 0
         some_failed = bool(failed.any())
@@ -180,29 +176,29 @@ class LinkRuntime:
         return recv
 
     def _wires_compiled(self) -> bool:
-        """Whether :func:`netsim.compiled.wire` can carry this link: FIFO order, per-packet
-        (or no) jitter, and loss that is none, independent or the per-packet chain."""
-        spec = self.spec
-        timed_loss = spec.loss.timed and self.dynamics.bad is not None
-        return not spec.jitter.reorder and not spec.jitter.timed and not timed_loss
+        """Whether :func:`netsim.compiled.wire` can carry this link: any whose timed jitter
+        (if any) has slots of some length."""
+        return not self.spec.jitter.timed or self.dynamics.jitter_hold_s > 0
 
     def _wire_compiled(self, depart: np.ndarray, stream: np.ndarray, fate: np.ndarray):
         """:meth:`_wire` through :func:`netsim.compiled.wire`, to the bit: each stream's
         random numbers come from the same generators in the same calls (one per purpose,
         as many as it has packets admitted), so only the passes over the packets move."""
-        spec, model = self.spec, self.spec.loss
+        spec, model, dynamics = self.spec, self.spec.loss, self.dynamics
         streams = len(self.stream_names)
         counts = compiled.admitted_counts(fate, stream, streams)
         present = np.flatnonzero(counts).tolist()
         start = np.zeros(streams, dtype=np.int64)
         np.cumsum(counts[:-1], out=start[1:])
-        jitter_on, loss_on = spec.jitter.active, model.active
-        chain = loss_on and model.kind != "iid"
+        draw_jitters = spec.jitter.active and not spec.jitter.timed
+        loss_on = model.active
+        timed_loss = loss_on and model.timed and dynamics.bad is not None
+        chain = loss_on and model.kind != "iid" and not timed_loss
         jitter, u_state, u_loss = [], [], []
         state = np.full(streams, -1, dtype=np.int64)
         for s in present:
             k = int(counts[s])
-            if jitter_on:
+            if draw_jitters:
                 jitter.append(draw_jitter(spec.jitter, self.rng(s, "jitter"), k))
             if chain:
                 u_state.append(self.rng(s, "ge-state").random(k))
@@ -210,14 +206,32 @@ class LinkRuntime:
             if loss_on:
                 u_loss.append(self.rng(s, "loss").random(k))
         if chain:
-            kind = 2
             pi_bad = model.p / (model.p + model.r) if model.p + model.r > 0 else 0.0
-            loss = (kind, model.p, model.r, pi_bad, model.loss_good, model.loss_bad)
+            loss = (2, model.p, model.r, pi_bad, model.loss_good, model.loss_bad)
+        elif timed_loss:
+            loss = (3, 0.0, 1.0, 0.0, model.loss_good, model.loss_bad)
         else:
             loss = (1 if loss_on else 0, 0.0, 1.0, 0.0, model.rate, 1.0)
+        bad = dynamics.bad if timed_loss else None
+        timed = (
+            dynamics.jitter_slots_s if spec.jitter.timed else _NONE,
+            dynamics.jitter_hold_s if spec.jitter.timed else 0.0,
+            bad.start_s if bad is not None else _NONE,
+            bad.end_s if bad is not None else _NONE,
+        )
         draws = (start, _joined(jitter), _joined(u_state), _joined(u_loss))
         recv, last = compiled.wire(
-            depart, fate, stream, draws, loss, state, spec.delay_s, self.last_recv_s, LOST
+            depart,
+            fate,
+            stream,
+            draws,
+            loss,
+            state,
+            timed,
+            spec.delay_s,
+            not spec.jitter.reorder,
+            self.last_recv_s,
+            LOST,
         )
         self.last_recv_s = last
         if chain:
@@ -249,6 +263,9 @@ class LinkRuntime:
         self._ge_state[stream] = int(states[-1])
         threshold = np.where(states == 1, model.loss_bad, model.loss_good)
         return self.rng(stream, "loss").random(n) < threshold
+
+
+_NONE = np.empty(0)
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:

@@ -1,12 +1,13 @@
 """The compiled passes over a link's output and the engine's hand-over between links
-(netsim.compiled.wire, in_order, split_fates, schedule_time with NaN kept) give the numpy
-versions' results to the bit.
+(netsim.compiled.wire, in_order, order_ties, split_fates, schedule_time with NaN kept) give
+the numpy versions' results to the bit.
 
 Each test runs the same inputs through the numpy code (kernels off) and the kernels, and
 compares every arrival time, fate and carried state byte for byte: several streams
 interleaved, drops by a full buffer and outages before the wire, independent loss and the
-Gilbert-Elliott chain (both its sparse shortcut and its dense form, carried across windows),
-each jitter distribution, and whole random runs.
+Gilbert-Elliott chain (its sparse shortcut and its dense form, carried across windows, and
+the link-wide chain in time), each jitter distribution, timed and reordering jitter, and
+whole random runs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ LOSSES = {
     # p < r with rare swaps: _lose's sparse shortcut; p > r: the dense chain
     "ge-sparse": LossModel(kind="gilbert-elliott", p=0.002, r=0.3, loss_good=0.01, loss_bad=0.7),
     "ge-dense": LossModel(kind="gilbert-elliott", p=0.4, r=0.2, loss_good=0.05, loss_bad=0.9),
+    # the link-wide chain in time (a radio link's fades): Bad stretches read per departure
+    "ge-timed": LossModel(
+        kind="gilbert-elliott", p=0.05, r=0.3, loss_good=0.02, loss_bad=0.8, per_s=0.01
+    ),
 }
 JITTERS = {
     "none": JitterModel(),
@@ -41,6 +46,13 @@ JITTERS = {
     "uniform": JitterModel("uniform", max_s=0.004),
     "lognormal": JitterModel("lognormal", median_s=0.001, sigma=0.8),
     "pareto": JitterModel("pareto", scale_s=0.0005, alpha=1.7),
+    # link-wide, one extra delay per 5 ms slot (a radio link's scheduling delay)
+    "timed": JitterModel("lognormal", median_s=0.002, sigma=0.5, hold_s=0.005),
+    # reordering (no delay line): per packet, and timed as the radio links have it
+    "exponential-reorder": JitterModel("exponential", mean_s=0.002, reorder=True),
+    "timed-reorder": JitterModel(
+        "lognormal", median_s=0.002, sigma=0.5, hold_s=0.005, reorder=True
+    ),
 }
 
 
@@ -95,7 +107,9 @@ def test_compiled_wire_matches_numpy(loss, jitter, streams):
         outages=((0.05, 0.07),),
     )
     names = [f"s{i}" for i in range(streams)]
-    fast, ref = LinkRuntime(spec, seed, names), LinkRuntime(spec, seed, names)
+    horizon = 1.0  # past the last window: a timed jitter is 0 there, the chain's stretches end
+    fast = LinkRuntime(spec, seed, names, horizon_s=horizon)
+    ref = LinkRuntime(spec, seed, names, horizon_s=horizon)
     ref.use_compiled = False
     assert fast._wires_compiled()
     fates = []
@@ -111,22 +125,8 @@ def test_compiled_wire_matches_numpy(loss, jitter, streams):
     fates = np.concatenate(fates)
     assert (fates == 2).any()  # a full buffer dropped some
     assert (fates == 1).any()  # the outage (and the wire, with loss) lost some
-    if loss.startswith("ge"):
+    if loss in ("ge-sparse", "ge-dense"):  # the per-packet chains carry a state per stream
         assert set(fast._ge_state) == set(range(streams))
-
-
-def test_compiled_wire_leaves_timed_and_reordering_links_to_numpy():
-    """A link-wide (timed) chain, timed jitter and reordering jitter are not the wire
-    kernel's: those links keep the numpy path."""
-    timed = LossModel(kind="gilbert-elliott", p=0.1, r=0.5, per_s=0.01)
-    specs = [
-        LinkSpec(name="a", capacity_bps=1e7, loss=timed),
-        LinkSpec(name="b", capacity_bps=1e7, jitter=JitterModel("exponential", 1e-3, reorder=True)),
-    ]
-    for spec in specs:
-        assert not LinkRuntime(spec, 1, ["s"], horizon_s=10.0)._wires_compiled()
-    plain = LinkSpec(name="c", capacity_bps=1e7, jitter=JitterModel("exponential", 1e-3))
-    assert LinkRuntime(plain, 1, ["s"])._wires_compiled()
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -168,6 +168,29 @@ def test_in_order_is_arrival_orders_nothing_to_sort(seed):
         assert expected
     if swapped:
         assert not expected
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_order_ties_is_lexsort(seed):
+    """A stable argsort by time, then each tie put in (stream, seq) order, is numpy's
+    lexsort: ties of 2 to thousands of packets (insertion sort and merge sorts), some
+    already in order, several streams or one, NaN times."""
+    rng = np.random.default_rng([seed, 4])
+    n = int(rng.choice([2, 40, 3000]))
+    distinct = int(rng.choice([1, 3, max(n // 4, 1), n]))
+    t = rng.choice(rng.uniform(0, 1, distinct), n)
+    if seed % 3 == 0:
+        t[rng.integers(0, n, max(n // 10, 1))] = math.nan
+    stream = rng.integers(0, int(rng.choice([1, 4])), n).astype(np.int16)
+    seq_col = rng.permutation(3 * n).astype(np.int64)
+    ids = rng.choice(seq_col.size, n, replace=False).astype(np.int64)
+    if seed % 4 == 1:  # stream-major sequence numbers, so many ties are already in order
+        ids = ids[np.lexsort((seq_col[ids], stream))]
+    expected = np.lexsort((seq_col[ids], stream, t))
+    order = np.argsort(t, kind="stable")
+    with compiled.enabled():
+        got = compiled.order_ties(order, t, stream, ids, seq_col)
+    assert _same(got, expected)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -8,11 +8,11 @@ steps in the same order, with the same float operations, one packet at a time: e
 departure, drop and carried state is the numpy version's to the bit. So do :func:`wire` (a
 link's loss and delay line in one pass, from random numbers numpy draws in the same calls
 as before), :func:`schedule_work` / :func:`schedule_time` (a rate schedule's lookups), and
-:func:`in_order` / :func:`split_fates` (the engine's hand-over from one link to the next);
-``tests/test_compiled.py`` and ``tests/test_compiled_wire.py`` compare each with its numpy
-version on random inputs and whole runs. Only the cost differs: a few nanoseconds per
-packet, against 50-1,400 ns for the numpy drop-tail under overload. The loop bodies are in
-:mod:`netsim.kernels`.
+:func:`in_order` / :func:`order_ties` / :func:`split_fates` (the engine's hand-over from one
+link to the next); ``tests/test_compiled.py`` and ``tests/test_compiled_wire.py`` compare
+each with its numpy version on random inputs and whole runs. Only the cost differs: a few
+nanoseconds per packet, against 50-1,400 ns for the numpy drop-tail under overload. The
+loop bodies are in :mod:`netsim.kernels`.
 
 The kernels run inside :func:`enabled`. When numba is installed (``pip install
 'medlink[fast]'``), :func:`netsim.engine.simulate` turns them on once its drop-tail queues

@@ -39,6 +39,7 @@ from .kernels import LOOP_MAX, LOOP_MIN, STRETCH  # noqa: F401 (the numpy drop-t
 
 __all__ = [
     "active",
+    "arrival_order_values",
     "admitted_counts",
     "enabled",
     "first_order_filter",
@@ -71,6 +72,7 @@ _KERNELS = {
     "in_order": kernels.in_order,
     "split_fates": kernels.split_fates,
     "order_ties": kernels.order_ties,
+    "arrival_order_values": kernels.arrival_order_values,
 }
 _compiled: dict | None = None
 _enabled: ContextVar[bool] = ContextVar("medlink_compiled", default=False)
@@ -340,3 +342,13 @@ def split_fates(ids, fate, recv, stream, col_fate, col_link, link: int):
     :meth:`netsim.engine._Run.serve` does with boolean masks."""
     assert _compiled
     return _compiled["split_fates"](ids, fate, recv, stream, col_fate, col_link, int(link))
+
+
+def arrival_order_values(buf: np.ndarray, n: int, values: np.ndarray, chunk: int) -> None:
+    """``values`` (in send order) put in arrival order, in place of the receive times
+    ``buf[:n]`` (in send order): ``values[np.argsort(buf[:n], kind="stable")]``, the
+    permutation a stable sort gives (unique), found as :func:`netsim.stats.disordered_blocks`
+    finds it, one stretch between cuts at a time, without a temporary of the whole size
+    (the cuts' suffix minima a ``chunk`` at a time). Receive times must not be NaN."""
+    assert _compiled
+    _compiled["arrival_order_values"](buf, int(n), values, int(chunk))

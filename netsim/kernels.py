@@ -414,3 +414,45 @@ def split_fates(ids, fate, recv, stream, col_fate, col_link, link):  # pragma: n
             passed_stream[a] = stream[i]
             a += 1
     return passed_ids[:a], passed_recv[:a], passed_stream[:a], failed_ids[:b], failed_stream[:b]
+
+
+def arrival_order_values(buf, n, values, chunk):  # pragma: no cover (compiled)
+    """See :func:`netsim.compiled.arrival_order_values`."""
+    chunks = (n + chunk - 1) // chunk
+    tail = np.empty(chunks + 1)  # min(buf[c * chunk:]), from each chunk on
+    tail[chunks] = math.inf
+    for c in range(chunks - 1, -1, -1):
+        m = tail[c + 1]
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            if buf[i] < m:
+                m = buf[i]
+        tail[c] = m
+    after = np.empty(min(chunk, n))  # min(buf[i + 1:]) for each i of the chunk
+    running = -math.inf  # max(buf[start:i + 1]), and every value before start is below it
+    previous = -math.inf
+    start = 0  # the first position not yet written
+    disordered = False
+    for c in range(chunks):
+        lo, hi = c * chunk, min(n, (c + 1) * chunk)
+        m = tail[c + 1]
+        for i in range(hi - 1, lo - 1, -1):
+            after[i - lo] = m
+            if buf[i] < m:
+                m = buf[i]
+        for i in range(lo, hi):
+            v = buf[i]
+            if v < previous:
+                disordered = True
+            previous = v
+            if v > running:
+                running = v
+            if running <= after[i - lo]:  # no value from i + 1 on sorts before one up to i
+                if disordered:
+                    order = np.argsort(buf[start : i + 1], kind="mergesort")
+                    for k in range(i + 1 - start):
+                        buf[start + k] = values[start + order[k]]
+                else:
+                    for k in range(start, i + 1):
+                        buf[k] = values[k]
+                start = i + 1
+                disordered = False

@@ -217,9 +217,18 @@ def jitter_in_arrival_order(
     buffer = np.empty(max(n, blocks * width))
     # The transit times in arrival order, then |D| in place, a piece at a time (a subtraction
     # whose output overlaps its inputs would copy them whole).
-    buffer[:n] = transit_s
-    for a, b, t in disordered_blocks(recv_pieces):
-        np.take(transit_s[a:b], np.argsort(t, kind="stable"), out=buffer[a:b])
+    if compiled.loaded():  # the same permutation in one compiled pass over the times
+        at = 0
+        for piece in recv_pieces():
+            buffer[at : at + piece.size] = piece
+            at += piece.size
+        compiled.arrival_order_values(
+            buffer, n, np.ascontiguousarray(transit_s, dtype=np.float64), ORDER_CHUNK
+        )
+    else:
+        buffer[:n] = transit_s
+        for a, b, t in disordered_blocks(recv_pieces):
+            np.take(transit_s[a:b], np.argsort(t, kind="stable"), out=buffer[a:b])
     step = ORDER_CHUNK
     for a in range(0, m, step):
         b = min(m, a + step)

@@ -287,3 +287,50 @@ def test_whole_run_with_the_kernels_is_the_numpy_run(monkeypatch):
 @pytest.mark.parametrize("seed", range(30))
 def test_random_runs_with_the_kernels_are_the_numpy_runs(seed, monkeypatch):
     _same_runs(random_plan(seed), monkeypatch)
+
+
+def _recv_times(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
+    """Receive times in send order: in order, one path with reordering jitter, two paths
+    of different delays (a bonded stream), a single late packet, or many ties."""
+    t = np.cumsum(rng.exponential(1e-3, n))
+    if kind == "reorder":
+        return t + rng.exponential(0.004, n)
+    if kind == "two-paths":
+        return t + np.where(rng.random(n) < 0.5, 0.01, 0.045) + rng.exponential(0.001, n)
+    if kind == "one-late":
+        t[n // 3] += 0.5
+        return t
+    if kind == "ties":
+        return np.round(t + rng.exponential(0.002, n), 2)
+    return t
+
+
+@pytest.mark.parametrize("kind", ["in-order", "reorder", "two-paths", "one-late", "ties"])
+@pytest.mark.parametrize("n", [2, 3, 50, 20_000])
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_jitter_in_arrival_order_with_the_kernel_is_numpys(kind, n, chunk, monkeypatch):
+    """RFC 3550 jitter taken in order of arrival: the compiled pass that puts the transit
+    times in arrival order gives numpy's stretches' bits, whatever the chunk length (cuts
+    found across chunks, stretches spanning several)."""
+    from netsim import stats
+
+    rng = np.random.default_rng([n, len(kind), chunk])
+    recv = _recv_times(rng, n, kind)
+    transit = recv - np.cumsum(np.full(n, 1e-3))
+
+    def pieces():
+        for a in range(0, n, 5_000):
+            yield recv[a : a + 5_000]
+
+    monkeypatch.setattr(stats, "ORDER_CHUNK", chunk)
+    assert compiled.installed() and compiled.loaded()
+    fast = stats.jitter_in_arrival_order(transit, pieces)
+    monkeypatch.setenv("MEDLINK_JIT", "0")
+    assert not compiled.loaded()
+    plain = stats.jitter_in_arrival_order(transit, pieces)
+    assert np.array_equal(np.array(fast), np.array(plain), equal_nan=True)
+    buf = np.empty(n)
+    buf[:] = recv
+    with compiled.enabled():
+        compiled.arrival_order_values(buf, n, transit, chunk)
+    assert _same(buf, transit[np.argsort(recv, kind="stable")])

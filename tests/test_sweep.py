@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -159,6 +160,34 @@ def test_same_results_whatever_the_workers(scenario, tmp_path):
     sweep(scenario, two, plots=False, workers=2)
     assert (one / "sweep.json").read_bytes() == (two / "sweep.json").read_bytes()
     assert (one / "sweep.csv").read_bytes() == (two / "sweep.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_real_dask_cluster_gives_the_local_results(scenario, tmp_path):
+    """A Dask distributed cluster (two worker processes on loopback, as `dask scheduler`
+    and `dask worker` would start them) writes the sweep.json and sweep.csv of local
+    worker processes, byte for byte. Needs the dask extra: skipped without it, except in CI
+    (MEDLINK_REQUIRE_DASK=1), which installs it for the slow tests."""
+    if os.environ.get("MEDLINK_REQUIRE_DASK") == "1":
+        import distributed
+    else:
+        distributed = pytest.importorskip("distributed")
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        code, _, stderr = sweep(scenario, remote, plots=False, scheduler=address)
+    assert code in (0, 1), stderr
+    sweep(scenario, local, plots=False, workers=2)
+    assert (local / "sweep.json").read_bytes() == (remote / "sweep.json").read_bytes()
+    assert (local / "sweep.csv").read_bytes() == (remote / "sweep.csv").read_bytes()
+    assert len(list((remote / "runs").glob("*.json"))) == 8
 
 
 def test_sample_draws_seeded_points(scenario, tmp_path):

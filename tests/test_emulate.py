@@ -411,7 +411,7 @@ def test_sdp_rewrite_points_every_candidate_at_the_relay():
 
 
 def test_unit_headers_round_trip():
-    from netsim.emulate import _ascii_header, _unit_header
+    from netsim.emulate_media import _ascii_header, _unit_header
 
     assert parse_unit(_unit_header(3, 41, 1.25) + b"body") == (3, 41, pytest.approx(1.25))
     frame = b"\x00\x00\x00\x01\x06\x05\x30" + b"A" * 16 + _ascii_header(2, 7, 0.5) + b"\x80"

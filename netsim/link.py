@@ -271,7 +271,7 @@ _NONE = np.empty(0)
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate(parts) if parts else np.empty(0)
+    return np.concatenate(parts) if parts else _NONE
 
 
 def _gilbert_elliott_bad_rows(

@@ -99,12 +99,9 @@ from .emulate_results import (
     render_comparison,
 )
 from .plan import ChannelSpec
-from .relay import (
-    RelayError,
-    RelayProcess,
-    is_loopback,
-    udp_receive_buffer_errors,
-)
+from .relay import RelayError, is_loopback
+from .relay_process import RelayProcess
+from .udp_sockets import udp_receive_buffer_errors
 
 __all__ = [
     "EmulatedStream",

@@ -34,11 +34,9 @@ from .emulate_results import (
     _Sent,
 )
 from .plan import StreamSpec, VideoSpec
-from .relay import (
-    enlarge_buffers,
-)
 from .rng import component_rng
 from .traffic import Source
+from .udp_sockets import enlarge_buffers
 
 
 # ----- the media sources --------------------------------------------------------------------

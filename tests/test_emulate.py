@@ -36,11 +36,11 @@ from netsim.relay import (
     MAX_DATAGRAM,
     Relay,
     RelayError,
-    RelayProcess,
     Route,
     datagram_class,
     is_loopback,
 )
+from netsim.relay_process import RelayProcess
 from netsim.results import RESULTS_FORMAT
 
 # ----- the relay, with plain UDP sockets as peers ------------------------------------------
